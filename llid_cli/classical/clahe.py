@@ -1,0 +1,74 @@
+"""The classical path: CLAHE on the L channel of CIELAB, then linear brightening.
+
+CLAHE equalises local contrast on lightness only, so hues are not shifted; the linear gain then
+lifts the whole photo so that its mean luma reaches a target (or by a factor the user gives).
+
+Bit depth: OpenCV's CLAHE takes 8- or 16-bit samples. L is quantised to 12 bits (4096 levels) in a
+16-bit buffer, so 16-bit photos keep 16x finer gradations than an 8-bit L would give, and the clip
+limit is scaled by 16 so that it means what it means on 8-bit images (OpenCV normalises the clip
+limit by the 65536 bins of a 16-bit histogram).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from llid_cli.io.image import LUMA_WEIGHTS
+
+_L_LEVELS = 4096
+
+
+@dataclass(frozen=True)
+class ClaheSettings:
+    clip_limit: float = 2.0
+    tile_grid: tuple[int, int] = (8, 8)
+    target_luma: float = 0.45
+    gain: float | None = None  # None: automatic, from target_luma
+    max_gain: float = 8.0  # an automatic gain never exceeds this (noise grows with it)
+
+    def __post_init__(self) -> None:
+        if self.clip_limit <= 0:
+            raise ValueError("clip limit must be > 0")
+        if min(self.tile_grid) < 1:
+            raise ValueError("tile grid must be at least 1x1")
+        if not 0 < self.target_luma <= 1:
+            raise ValueError("target luma must be in (0, 1]")
+        if self.gain is not None and self.gain <= 0:
+            raise ValueError("gain must be > 0")
+
+
+def mean_luma(rgb: np.ndarray) -> float:
+    """Mean Rec. 601 luma of an HxWx3 float image in [0, 1]."""
+    return float(np.tensordot(rgb, LUMA_WEIGHTS, axes=([-1], [0])).mean())
+
+
+def clahe_lab(rgb: np.ndarray, clip_limit: float = 2.0, tile_grid: tuple[int, int] = (8, 8)) -> np.ndarray:
+    """CLAHE on CIELAB L of an HxWx3 float32 sRGB image in [0, 1]; a and b are kept."""
+    import cv2
+
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.float32), cv2.COLOR_RGB2Lab)
+    lightness = lab[:, :, 0]  # 0..100
+    levels = np.rint(np.clip(lightness, 0, 100) * ((_L_LEVELS - 1) / 100.0)).astype(np.uint16)
+    scale = 65536 // _L_LEVELS
+    clahe = cv2.createCLAHE(clipLimit=float(clip_limit) * scale, tileGridSize=tuple(int(t) for t in tile_grid))
+    equalised = clahe.apply(levels)  # CLAHE's lookup tables span 0..65535 whatever the input range
+    lab[:, :, 0] = equalised.astype(np.float32) * (100.0 / 65535.0)
+    out = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+    return np.clip(out, 0.0, 1.0)
+
+
+def auto_gain(rgb: np.ndarray, target_luma: float, max_gain: float) -> float:
+    """The factor that brings mean luma to `target_luma`, within [1, max_gain] (never darkens)."""
+    current = mean_luma(rgb)
+    if current <= 1e-6:
+        return max_gain
+    return float(np.clip(target_luma / current, 1.0, max_gain))
+
+
+def enhance_clahe(rgb: np.ndarray, settings: ClaheSettings = ClaheSettings()) -> np.ndarray:
+    """CLAHE on L, then linear brightening (auto or fixed gain). HxWx3 float32 in, same out."""
+    equalised = clahe_lab(rgb, settings.clip_limit, settings.tile_grid)
+    gain = settings.gain if settings.gain is not None else auto_gain(equalised, settings.target_luma, settings.max_gain)
+    return np.clip(equalised * np.float32(gain), 0.0, 1.0)

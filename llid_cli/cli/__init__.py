@@ -1,0 +1,72 @@
+"""The `llid` command line. Commands live one per module and are imported only when used, so
+`llid --help` and `llid --version` never pay for torch or OpenCV."""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+
+import click
+
+from llid_cli import __version__
+from llid_cli.errors import LlidError
+
+COMMANDS = {
+    "enhance": ("llid_cli.cli.enhance", "Enhance one photo or several."),
+    "batch": ("llid_cli.cli.batch", "Enhance a folder of photos (resumable, with progress)."),
+    "eval": ("llid_cli.cli.eval", "Score enhanced photos against references."),
+    "train": ("llid_cli.cli.train", "Train a model from a YAML config."),
+    "export": ("llid_cli.cli.export", "Export a model to ONNX."),
+    "models": ("llid_cli.cli.models", "List the model zoo and show model cards."),
+    "info": ("llid_cli.cli.info", "Show versions, threads, GPUs and ONNX Runtime providers."),
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a command's module on first use; turns library errors into one-line messages."""
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        return getattr(importlib.import_module(COMMANDS[name][0]), "command")
+
+    def format_commands(self, ctx, formatter):
+        # Short help comes from the table above, so `llid --help` imports no command module.
+        rows = [(name, help_text) for name, (_, help_text) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except LlidError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="llid")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """llid turns dark, noisy photos into clean, well-exposed ones."""
+    ctx.ensure_object(dict)["debug"] = debug
+
+
+def _terminate(signum, frame):
+    # Turn a kill into an exception so that pending atomic writes clean up their temporary files.
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        cli(prog_name="llid")
+    except KeyboardInterrupt:
+        click.echo("llid: interrupted; no partial output was left behind", err=True)
+        sys.exit(130)

@@ -1,0 +1,95 @@
+"""`llid batch DIR -o OUTDIR`: a folder, resumable, with a progress bar and a failure report."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from llid_cli.cli.options import (enhance_options_from, max_pixels_from, model_options, write_options,
+                                  write_options_from)
+
+
+@click.command("batch")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder; the input's relative layout is kept.")
+@click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders.")
+@click.option("--suffix", default="", help="Added to each output file name.")
+@click.option("--overwrite", is_flag=True, help="Redo outputs that exist (default: skip them, so a re-run resumes).")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a JSON summary of every file here.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@model_options
+@write_options
+def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite: bool, report: Path | None,
+            quiet: bool, **kwargs) -> None:
+    """Enhance every photo in FOLDER into OUTPUT.
+
+    Existing outputs are skipped, so running the same command again resumes an interrupted batch.
+    A bad file is reported and the batch carries on; the exit code is 1 if any file failed.
+    """
+    from rich.console import Console
+
+    from llid_cli.pipeline import Pipeline, plan_batch
+
+    options = enhance_options_from(kwargs)
+    write = write_options_from(kwargs, overwrite)
+    jobs = plan_batch(folder, out_dir, recursive, suffix, write.format, allow_inplace=overwrite)
+    console = Console(stderr=True)
+    if not jobs:
+        console.print(f"No images found in {folder}" + ("" if recursive else " (try --recursive)"))
+        return
+    pipeline = Pipeline(options, write, max_pixels_from(kwargs))
+
+    start = time.perf_counter()
+    results = []
+    with _progress(console, quiet) as progress:
+        task = progress.add_task("enhancing", total=len(jobs), mps=0.0)
+        megapixels = 0.0
+        busy = 0.0
+        for result in pipeline.run_many(jobs, skip_existing=not overwrite):
+            results.append(result)
+            megapixels += result.megapixels
+            busy += result.seconds
+            progress.update(task, advance=1, mps=megapixels / busy if busy else 0.0)
+    elapsed = time.perf_counter() - start
+
+    counts = {status: sum(r.status == status for r in results) for status in ("done", "skipped", "failed")}
+    console.print(f"{counts['done']} enhanced, {counts['skipped']} skipped (already there), "
+                  f"{counts['failed']} failed in {elapsed:.1f} s")
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        _failure_table(console, failed, folder)
+    if report is not None:
+        summary = {"input": str(folder), "output": str(out_dir), "model": options.model, **counts,
+                   "seconds": round(elapsed, 3), "files": [r.as_dict() for r in results]}
+        from llid_cli.io.atomic import atomic_write_bytes
+
+        atomic_write_bytes(report, json.dumps(summary, indent=2).encode())
+    if failed:
+        raise SystemExit(1)
+
+
+def _progress(console, quiet: bool):
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[mps]:.2f} MP/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        console=console, disable=quiet, transient=False,
+    )
+
+
+def _failure_table(console, failed, folder: Path) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{len(failed)} file(s) failed in {folder}", title_justify="left")
+    table.add_column("file", overflow="fold")
+    table.add_column("reason", overflow="fold")
+    for result in failed:
+        table.add_row(str(result.source.relative_to(folder)), result.error or "unknown error")
+    console.print(table)

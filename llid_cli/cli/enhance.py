@@ -1,0 +1,52 @@
+"""`llid enhance IN... -o OUT`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from llid_cli.cli.options import (enhance_options_from, max_pixels_from, model_options, write_options,
+                                  write_options_from)
+
+
+@click.command("enhance")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Output file (one input) or folder (several) [default: next to each input, with --suffix].")
+@click.option("--suffix", default=None,
+              help="Added to output names in folder mode [default: none in another folder, '_llid' beside the input].")
+@click.option("--overwrite", is_flag=True, help="Allow the output to replace its input file.")
+@model_options
+@write_options
+def command(inputs: tuple[Path, ...], output: Path | None, suffix: str | None, overwrite: bool, **kwargs) -> None:
+    """Enhance one photo or several.
+
+    \b
+    llid enhance photo.jpg -o photo-bright.jpg
+    llid enhance a.jpg b.png -o enhanced/
+    """
+    from llid_cli.pipeline import Pipeline
+
+    options = enhance_options_from(kwargs)
+    write = write_options_from(kwargs, overwrite)
+    pipeline = Pipeline(options, write, max_pixels_from(kwargs))
+    for source, target in _targets(inputs, output, suffix, write.format):
+        result = pipeline.enhance_file(source, target)
+        click.echo(f"{source} -> {result.target} ({result.megapixels:.1f} MP, {result.seconds:.2f} s)", err=True)
+
+
+def _targets(inputs, output: Path | None, suffix: str | None, fmt: str | None):
+    from llid_cli.pipeline import output_name
+
+    folder_mode = output is None or len(inputs) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
+    if not folder_mode:
+        return [(inputs[0], output)]
+    if output is not None and output.exists() and not output.is_dir():
+        raise click.UsageError(f"{output}: several inputs need an output folder, not a file")
+    targets = []
+    for source in inputs:
+        folder = source.parent if output is None else output
+        name_suffix = suffix if suffix is not None else ("_llid" if output is None else "")
+        targets.append((source, folder / output_name(source, name_suffix, fmt)))
+    return targets

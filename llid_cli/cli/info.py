@@ -1,0 +1,61 @@
+"""`llid info`: what llid will run on."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import click
+
+
+@click.command("info")
+def command() -> None:
+    """Show versions, CPU threads, CUDA devices and ONNX Runtime providers."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from llid_cli import __version__
+
+    table = Table(show_header=False, box=None)
+    table.add_row("llid", __version__)
+    table.add_row("python", platform.python_version())
+    table.add_row("platform", platform.platform())
+    table.add_row("cpu threads", str(os.cpu_count()))
+    for row in _torch_rows() + _ort_rows() + _library_rows():
+        table.add_row(*row)
+    Console().print(table)
+
+
+def _torch_rows() -> list[tuple[str, str]]:
+    try:
+        import torch
+    except ImportError:
+        return [("torch", "not installed")]
+    rows = [("torch", torch.__version__), ("torch threads", str(torch.get_num_threads()))]
+    if torch.cuda.is_available():
+        for index in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(index)
+            rows.append((f"cuda:{index}", f"{props.name}, {props.total_memory / 2**30:.1f} GiB"))
+    else:
+        rows.append(("cuda", "not available"))
+    return rows
+
+
+def _ort_rows() -> list[tuple[str, str]]:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return [("onnxruntime", "not installed (pip install 'llid[cpu]' or 'llid[gpu]')")]
+    return [("onnxruntime", ort.__version__), ("ort providers", ", ".join(ort.get_available_providers()))]
+
+
+def _library_rows() -> list[tuple[str, str]]:
+    rows = []
+    for name, module in (("opencv", "cv2"), ("numpy", "numpy"), ("pillow", "PIL"), ("tifffile", "tifffile"),
+                         ("pillow-heif", "pillow_heif"), ("rawpy", "rawpy")):
+        try:
+            mod = __import__(module)
+            rows.append((name, getattr(mod, "__version__", "installed")))
+        except ImportError:
+            rows.append((name, "not installed"))
+    return rows

@@ -1,0 +1,110 @@
+"""Options shared by several commands, as decorators (one definition, one help text)."""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+from llid_cli.io.formats import FORMAT_EXTENSIONS
+
+
+def _compose(*decorators):
+    def apply(func):
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+def _parse_grid(ctx, param, value: str) -> tuple[int, int]:
+    try:
+        parts = [int(v) for v in value.lower().split("x")]
+        if len(parts) == 1:
+            parts = parts * 2
+        if len(parts) != 2 or min(parts) < 1:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(f"expected ROWSxCOLS such as 8x8, got {value!r}") from None
+    return parts[0], parts[1]
+
+
+model_options = _compose(
+    click.option("-m", "--model", default=None, metavar="NAME",
+                 help="Zoo model (see `llid models list`); the default is the recommended model."),
+    click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None,
+                 help="A safetensors weights file to use instead of the model's shipped weights."),
+    click.option("--pre", type=click.Choice(["none", "clahe"]), default="none", show_default=True,
+                 help="Classical step applied before the model."),
+    click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+                 help="Where learned models run."),
+    click.option("--clip-limit", type=click.FloatRange(min=0.01), default=2.0, show_default=True,
+                 help="CLAHE clip limit."),
+    click.option("--tile-grid", default="8x8", show_default=True, callback=_parse_grid,
+                 help="CLAHE tile grid, ROWSxCOLS."),
+    click.option("--gain", type=click.FloatRange(min=0.01), default=None,
+                 help="Linear brightening factor of the classical step [default: automatic]."),
+    click.option("--target-luma", type=click.FloatRange(0.01, 1.0), default=0.45, show_default=True,
+                 help="Mean luma the automatic brightening aims for."),
+)
+
+write_options = _compose(
+    click.option("--format", "fmt", type=click.Choice(sorted(FORMAT_EXTENSIONS)), default=None,
+                 help="Output format [default: from the output's extension]."),
+    click.option("-q", "--quality", type=click.IntRange(1, 100), default=95, show_default=True,
+                 help="JPEG/WebP quality."),
+    click.option("--bit-depth", type=click.Choice(["same", "8", "16"]), default="same", show_default=True,
+                 help="Output bit depth (16 only for PNG/TIFF)."),
+    click.option("--max-pixels", type=click.FloatRange(min=1), default=None, envvar="LLID_MAX_PIXELS",
+                 help="Refuse images with more pixels than this (decompression-bomb guard) [default: 250e6]."),
+)
+
+
+def enhance_options_from(kwargs: dict):
+    """Pop the shared model options out of a command's kwargs into an `EnhanceOptions`."""
+    from llid_cli.classical import ClaheSettings
+    from llid_cli.pipeline import DEFAULT_MODEL, EnhanceOptions
+
+    try:
+        clahe = ClaheSettings(
+            clip_limit=kwargs.pop("clip_limit"), tile_grid=kwargs.pop("tile_grid"),
+            gain=kwargs.pop("gain"), target_luma=kwargs.pop("target_luma"),
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    pre = kwargs.pop("pre")
+    return EnhanceOptions(
+        model=kwargs.pop("model") or DEFAULT_MODEL, weights=kwargs.pop("weights"),
+        pre=None if pre == "none" else pre, clahe=clahe, device=kwargs.pop("device"),
+    )
+
+
+def write_options_from(kwargs: dict, overwrite: bool):
+    from llid_cli.io import WriteOptions
+
+    depth = kwargs.pop("bit_depth")
+    return WriteOptions(
+        format=kwargs.pop("fmt"), quality=kwargs.pop("quality"),
+        bit_depth=None if depth == "same" else int(depth), overwrite=overwrite,
+    )
+
+
+def max_pixels_from(kwargs: dict) -> int | None:
+    value = kwargs.pop("max_pixels")
+    return None if value is None else int(value)
+
+
+def not_yet(issue: str):
+    """For commands that a later issue builds: say so and exit non-zero."""
+
+    def decorator(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            from llid_cli.errors import NotAvailableError
+
+            raise NotAvailableError(f"`llid {func.__name__}` is not available yet in this version ({issue})")
+
+        return wrapper
+
+    return decorator

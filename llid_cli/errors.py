@@ -1,0 +1,46 @@
+"""Typed library errors.
+
+Every error the library raises on purpose is an `LlidError`; the CLI turns them into one-line
+`click.ClickException`s, so the message must stand on its own: name the file and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class LlidError(Exception):
+    """Base class. `path` (when known) is prefixed to the message."""
+
+    def __init__(self, reason: str, path: str | os.PathLike | None = None):
+        self.reason = reason
+        self.path = None if path is None else os.fspath(path)
+        super().__init__(f"{self.path}: {reason}" if self.path else reason)
+
+
+class ImageReadError(LlidError):
+    """The file exists but cannot be decoded (empty, truncated, not an image)."""
+
+
+class UnsupportedFormatError(LlidError):
+    """The extension or codec is not one llid reads or writes (or needs an extra)."""
+
+
+class ImageTooLargeError(LlidError):
+    """The header claims more pixels than the configured limit (decompression-bomb guard)."""
+
+
+class ImageWriteError(LlidError):
+    """The output could not be written, or writing it would lose an input."""
+
+
+class ConfigError(LlidError):
+    """A configuration file or option value is invalid."""
+
+
+class ModelError(LlidError):
+    """Unknown model, missing or corrupt weights, incompatible architecture."""
+
+
+class NotAvailableError(LlidError):
+    """A feature that is planned but not built yet, or needs an optional dependency."""

@@ -1,0 +1,93 @@
+"""The in-memory photo: pixels in their own bit depth plus what must survive a round trip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+# Rec. 601 luma weights: used to fold RGB back to gray and to measure brightness.
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+_MAX_VALUE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
+
+
+@dataclass
+class Image:
+    """A decoded photo.
+
+    `pixels` is HxW (gray) or HxWx3 (RGB order), dtype uint8, uint16 or float32 (float TIFF, in
+    [0, 1]). The dtype *is* the bit depth: it comes from the file, never from pixel values, so a
+    dark 16-bit frame stays 16-bit. `alpha` (HxW, same dtype) is carried through untouched.
+    `exif` is the raw EXIF block with the orientation already applied to the pixels and reset to 1.
+    """
+
+    pixels: np.ndarray
+    alpha: np.ndarray | None = None
+    exif: bytes | None = None
+    icc: bytes | None = None
+    source_format: str | None = None
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.pixels.dtype not in _MAX_VALUE:
+            raise ValueError(f"unsupported pixel dtype {self.pixels.dtype}")
+        if self.pixels.ndim not in (2, 3) or (self.pixels.ndim == 3 and self.pixels.shape[2] != 3):
+            raise ValueError(f"pixels must be HxW or HxWx3, got {self.pixels.shape}")
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def megapixels(self) -> float:
+        return self.height * self.width / 1e6
+
+    @property
+    def is_gray(self) -> bool:
+        return self.pixels.ndim == 2
+
+    @property
+    def bit_depth(self) -> int:
+        return {np.dtype(np.uint8): 8, np.dtype(np.uint16): 16, np.dtype(np.float32): 32}[self.pixels.dtype]
+
+    def to_float_rgb(self) -> np.ndarray:
+        """HxWx3 float32 in [0, 1]; gray is replicated to three channels."""
+        rgb = to_float(self.pixels)
+        if rgb.ndim == 2:
+            rgb = np.repeat(rgb[:, :, None], 3, axis=2)
+        return rgb
+
+    def with_float_rgb(self, rgb: np.ndarray) -> "Image":
+        """A copy holding `rgb` (HxWx3 float in [0, 1]) in this image's bit depth and mode."""
+        if rgb.shape[:2] != self.pixels.shape[:2]:
+            raise ValueError(f"size changed: {self.pixels.shape[:2]} -> {rgb.shape[:2]}")
+        if self.is_gray:
+            rgb = rgb @ LUMA_WEIGHTS
+        return replace(self, pixels=from_float(rgb, self.pixels.dtype))
+
+
+def to_float(pixels: np.ndarray) -> np.ndarray:
+    return pixels.astype(np.float32) / np.float32(_MAX_VALUE[pixels.dtype])
+
+
+def from_float(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    dtype = np.dtype(dtype)
+    clipped = np.clip(values, 0.0, 1.0)
+    if dtype == np.float32:
+        return clipped.astype(np.float32)
+    return np.rint(clipped * _MAX_VALUE[dtype]).astype(dtype)
+
+
+def convert_depth(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Exact where possible: 8 -> 16 multiplies by 257, 16 -> 8 rounds."""
+    dtype = np.dtype(dtype)
+    if pixels.dtype == dtype:
+        return pixels
+    if pixels.dtype == np.uint8 and dtype == np.uint16:
+        return pixels.astype(np.uint16) * np.uint16(257)
+    return from_float(to_float(pixels), dtype)

@@ -1,0 +1,241 @@
+"""Decoding photos into `Image`, keeping bit depth, alpha, EXIF and ICC.
+
+Pillow reads the container (size, mode, EXIF, ICC) for every format because it does so without
+decoding pixels, which lets the pixel limit be checked first. Pixels come from the decoder that
+keeps the file's depth: OpenCV for PNG (Pillow folds 16-bit RGB PNG to 8 bits), tifffile for TIFF,
+Pillow for the 8-bit formats, rawpy for camera RAW.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from llid_cli.errors import ImageReadError, ImageTooLargeError, UnsupportedFormatError
+from llid_cli.io.formats import read_format
+from llid_cli.io.image import Image
+from llid_cli.io.metadata import apply_orientation, exif_upright
+
+DEFAULT_MAX_PIXELS = 250_000_000
+
+
+def default_max_pixels() -> int:
+    value = os.environ.get("LLID_MAX_PIXELS")
+    return int(float(value)) if value else DEFAULT_MAX_PIXELS
+
+
+def read_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image:
+    """Decode `path`. Raises a typed `LlidError` naming the file and the reason."""
+    path = Path(path)
+    fmt = read_format(path)
+    limit = default_max_pixels() if max_pixels is None else max_pixels
+    if not path.exists():
+        raise ImageReadError("no such file", path)
+    if path.is_dir():
+        raise ImageReadError("is a folder, not an image", path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageReadError(f"cannot read file ({exc.strerror or exc})", path) from exc
+    if not data:
+        raise ImageReadError("empty file (0 bytes)", path)
+
+    if fmt == "raw":
+        image = _read_raw(path, limit)
+    elif fmt == "tiff":
+        image = _read_tiff(path, data, limit)
+    else:
+        image = _read_with_pillow(path, data, fmt, limit)
+    image.path = str(path)
+    return image
+
+
+def _check_size(path: Path, width: int, height: int, limit: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageReadError(f"invalid image size {width}x{height}", path)
+    if width * height > limit:
+        raise ImageTooLargeError(
+            f"{width}x{height} is {width * height / 1e6:.0f} MP, over the limit of {limit / 1e6:.0f} MP "
+            "(raise it with --max-pixels or LLID_MAX_PIXELS if the file is trusted)",
+            path,
+        )
+
+
+def _open_pillow(path: Path, data: bytes, fmt: str):
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
+    if fmt == "heic":
+        try:
+            import pillow_heif
+        except ImportError as exc:
+            raise UnsupportedFormatError("HEIC needs the 'heic' extra: pip install 'llid[heic]'", path) from exc
+        pillow_heif.register_heif_opener()
+    # The pixel limit is checked by llid itself (with a clearer message), so Pillow's own bomb
+    # check is switched off for this read.
+    PILImage.MAX_IMAGE_PIXELS = None
+    try:
+        return PILImage.open(io.BytesIO(data))
+    except UnidentifiedImageError as exc:
+        raise ImageReadError(f"not a valid {fmt.upper()} image (the data is not a picture Pillow recognises)", path) from exc
+    except Exception as exc:
+        raise ImageReadError(f"truncated or corrupt {fmt.upper()} data ({exc})", path) from exc
+
+
+def _read_with_pillow(path: Path, data: bytes, fmt: str, limit: int) -> Image:
+    pil = _open_pillow(path, data, fmt)
+    _check_size(path, pil.width, pil.height, limit)
+    orientation, exif = exif_upright(pil)
+    icc = pil.info.get("icc_profile") or None
+    actual = (pil.format or fmt).lower()
+    try:
+        if actual == "png":
+            pixels, alpha = _decode_png(path, data, pil.mode)
+        else:
+            pixels, alpha = _pillow_pixels(pil)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"truncated or corrupt {actual.upper()} data ({exc})", path) from exc
+    pixels = apply_orientation(pixels, orientation)
+    if alpha is not None:
+        alpha = apply_orientation(alpha, orientation)
+    return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc, source_format=actual)
+
+
+def _decode_png(path: Path, data: bytes, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
+    import cv2
+
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None:
+        raise OSError("the PNG decoder gave up")
+    gray_source = mode in ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L")
+    alpha = None
+    if decoded.ndim == 3 and decoded.shape[2] == 4:
+        alpha = np.ascontiguousarray(decoded[:, :, 3])
+        decoded = decoded[:, :, :3]
+    if decoded.ndim == 3:
+        # OpenCV widens gray+alpha to BGRA; a gray source stays gray.
+        decoded = decoded[:, :, 0] if gray_source else cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(decoded), alpha
+
+
+def _pillow_pixels(pil) -> tuple[np.ndarray, np.ndarray | None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pil.load()  # raises OSError on a truncated file (LOAD_TRUNCATED_IMAGES stays False)
+    mode = pil.mode
+    if mode in ("P", "PA"):
+        pil = pil.convert("RGBA" if ("transparency" in pil.info or mode == "PA") else "RGB")
+    elif mode == "1":
+        pil = pil.convert("L")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        pil = pil.convert("RGB")
+    elif mode == "La":
+        pil = pil.convert("LA")
+    elif mode == "RGBa":
+        pil = pil.convert("RGBA")
+    mode = pil.mode
+    if mode.startswith("I;16"):
+        return np.asarray(pil).astype(np.uint16), None
+    if mode == "I":
+        return np.clip(np.asarray(pil), 0, 65535).astype(np.uint16), None
+    if mode == "F":
+        return np.clip(np.asarray(pil, dtype=np.float32), 0, 1), None
+    arr = np.asarray(pil)
+    if mode == "L":
+        return arr.copy(), None
+    if mode == "LA":
+        return arr[:, :, 0].copy(), arr[:, :, 1].copy()
+    if mode == "RGB":
+        return arr.copy(), None
+    if mode == "RGBA":
+        return arr[:, :, :3].copy(), arr[:, :, 3].copy()
+    raise OSError(f"unsupported pixel mode {mode}")
+
+
+def _read_tiff(path: Path, data: bytes, limit: int) -> Image:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            page = tif.pages[0]
+            shape = page.shape
+            axes = page.axes
+            height = shape[axes.index("Y")] if "Y" in axes else shape[0]
+            width = shape[axes.index("X")] if "X" in axes else shape[1]
+            _check_size(path, int(width), int(height), limit)
+            arr = page.asarray()
+            photometric = int(page.photometric)
+            tags = page.tags
+            icc_tag = tags.get(34675)
+            icc = bytes(icc_tag.value) if icc_tag is not None else None
+            orient_tag = tags.get(274)
+            orientation = int(orient_tag.value) if orient_tag is not None else 1
+            extra = page.extrasamples or ()
+    except (ImageTooLargeError, ImageReadError):
+        raise
+    except Exception as exc:
+        raise ImageReadError(f"truncated or corrupt TIFF data ({exc})", path) from exc
+
+    pixels, alpha = _tiff_channels(path, arr, photometric, len(extra))
+    pixels = apply_orientation(pixels, orientation)
+    if alpha is not None:
+        alpha = apply_orientation(alpha, orientation)
+    return Image(pixels=pixels, alpha=alpha, icc=icc, source_format="tiff")
+
+
+def _tiff_channels(path: Path, arr: np.ndarray, photometric: int, n_extra: int):
+    if arr.dtype == np.float64 or arr.dtype == np.float16:
+        arr = arr.astype(np.float32)
+    if arr.dtype == np.float32:
+        arr = np.clip(arr, 0.0, 1.0)
+    elif arr.dtype not in (np.uint8, np.uint16):
+        raise UnsupportedFormatError(f"TIFF sample type {arr.dtype} is not supported (8/16-bit or float)", path)
+    if arr.ndim == 2:
+        if photometric == 0:  # MINISWHITE: 0 is white
+            arr = _invert(arr)
+        return np.ascontiguousarray(arr), None
+    if arr.ndim != 3:
+        raise UnsupportedFormatError(f"multi-dimensional TIFF {arr.shape} is not supported", path)
+    channels = arr.shape[2]
+    alpha = None
+    if photometric == 5:  # SEPARATED (CMYK)
+        cmyk = arr[:, :, :4].astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 65535.0 if arr.dtype == np.uint16 else 1.0)
+        rgb = (1 - cmyk[:, :, :3]) * (1 - cmyk[:, :, 3:4])
+        from llid_cli.io.image import from_float
+        return from_float(rgb, arr.dtype), None
+    if channels in (2, 4) and n_extra:
+        alpha = np.ascontiguousarray(arr[:, :, -1])
+        arr = arr[:, :, :-1]
+    if arr.shape[2] == 1:
+        return np.ascontiguousarray(arr[:, :, 0]), alpha
+    if arr.shape[2] != 3:
+        raise UnsupportedFormatError(f"TIFF with {channels} channels is not supported", path)
+    return np.ascontiguousarray(arr), alpha
+
+
+def _invert(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype == np.float32:
+        return 1.0 - arr
+    return np.iinfo(arr.dtype).max - arr
+
+
+def _read_raw(path: Path, limit: int) -> Image:
+    try:
+        import rawpy
+    except ImportError as exc:
+        raise UnsupportedFormatError("camera RAW needs the 'raw' extra: pip install 'llid[raw]'", path) from exc
+    try:
+        with rawpy.imread(str(path)) as raw:
+            _check_size(path, raw.sizes.width, raw.sizes.height, limit)
+            # No auto-brightening: the dark frame stays dark so that the model sees what the
+            # camera saw; 16 bits keep the shadows' gradations.
+            rgb = raw.postprocess(output_bps=16, use_camera_wb=True, no_auto_bright=True)
+    except ImageTooLargeError:
+        raise
+    except Exception as exc:
+        raise ImageReadError(f"cannot decode camera RAW ({exc})", path) from exc
+    return Image(pixels=np.ascontiguousarray(rgb), source_format="raw")

@@ -1,0 +1,138 @@
+"""Encoding an `Image` to a file: format from the extension, bit depth kept, EXIF and ICC re-attached."""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from llid_cli.errors import ImageWriteError
+from llid_cli.io.atomic import atomic_write_bytes
+from llid_cli.io.formats import HIGH_DEPTH_FORMATS, write_format
+from llid_cli.io.image import Image, convert_depth
+from llid_cli.io.metadata import add_png_metadata
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    format: str | None = None  # None: from the extension
+    quality: int = 95  # JPEG / WebP
+    bit_depth: int | None = None  # None: same as the input where the format allows
+    overwrite: bool = False  # allow replacing an *input* file
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    a, b = Path(a), Path(b)
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def write_image(image: Image, path: str | os.PathLike, options: WriteOptions = WriteOptions()) -> Path:
+    """Encode and atomically write `image` to `path`; refuse to replace its own source file."""
+    path = Path(path)
+    if image.path and not options.overwrite and same_file(image.path, path):
+        raise ImageWriteError("output would overwrite the input file (pass --overwrite to allow it)", path)
+    data = encode_image(image, path, options)
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise ImageWriteError(f"cannot write ({exc.strerror or exc})", path) from exc
+    return path
+
+
+def output_dtype(image: Image, fmt: str, bit_depth: int | None) -> np.dtype:
+    if fmt not in HIGH_DEPTH_FORMATS:
+        return np.dtype(np.uint8)
+    if bit_depth == 8:
+        return np.dtype(np.uint8)
+    if bit_depth == 16:
+        return np.dtype(np.uint16)
+    if image.pixels.dtype == np.float32:
+        # Float survives only in TIFF; PNG has no float samples, so 16-bit is the faithful choice.
+        return np.dtype(np.float32 if fmt == "tiff" else np.uint16)
+    return image.pixels.dtype
+
+
+def encode_image(image: Image, path: Path, options: WriteOptions) -> bytes:
+    fmt = write_format(path, options.format)
+    if not 1 <= options.quality <= 100:
+        raise ImageWriteError(f"quality must be 1-100, got {options.quality}", path)
+    dtype = output_dtype(image, fmt, options.bit_depth)
+    pixels = convert_depth(image.pixels, dtype)
+    alpha = None if image.alpha is None else convert_depth(image.alpha, dtype)
+    if fmt == "png":
+        return _encode_png(pixels, alpha, image, path)
+    if fmt == "tiff":
+        return _encode_tiff(pixels, alpha, image)
+    return _encode_pillow(pixels, alpha, image, fmt, options.quality)
+
+
+def _encode_png(pixels: np.ndarray, alpha: np.ndarray | None, image: Image, path: Path) -> bytes:
+    import cv2
+
+    if pixels.ndim == 3:
+        stacked = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+        if alpha is not None:
+            stacked = np.dstack([stacked, alpha])
+    elif alpha is not None:
+        # OpenCV cannot write gray+alpha; Pillow can, for 8 bits. A 16-bit gray+alpha is widened
+        # to RGBA rather than dropping the alpha.
+        if pixels.dtype == np.uint8:
+            return _encode_pillow(pixels, alpha, image, "png", 95)
+        gray = np.repeat(pixels[:, :, None], 3, axis=2)
+        stacked = np.dstack([gray, alpha])
+    else:
+        stacked = pixels
+    ok, buf = cv2.imencode(".png", stacked, [cv2.IMWRITE_PNG_COMPRESSION, 4])
+    if not ok:
+        raise ImageWriteError("the PNG encoder failed", path)
+    return add_png_metadata(buf.tobytes(), image.icc, image.exif)
+
+
+def _encode_tiff(pixels: np.ndarray, alpha: np.ndarray | None, image: Image) -> bytes:
+    import tifffile
+
+    data = pixels if alpha is None else np.dstack([pixels, alpha])
+    kwargs = {}
+    if alpha is not None:
+        kwargs["extrasamples"] = ["unassalpha"]
+    buf = io.BytesIO()
+    tifffile.imwrite(
+        buf,
+        data,
+        photometric="rgb" if pixels.ndim == 3 else "minisblack",
+        compression="zlib",
+        iccprofile=image.icc,
+        metadata=None,
+        **kwargs,
+    )
+    return buf.getvalue()
+
+
+def _encode_pillow(pixels, alpha, image: Image, fmt: str, quality: int) -> bytes:
+    from PIL import Image as PILImage
+
+    if alpha is not None and fmt in ("webp", "png"):
+        arr = np.dstack([pixels, alpha]) if pixels.ndim == 3 else np.dstack([pixels, alpha])
+        pil = PILImage.fromarray(arr, "RGBA" if pixels.ndim == 3 else "LA")
+    else:
+        # JPEG and BMP have no alpha channel: the photo is written opaque.
+        pil = PILImage.fromarray(pixels, "RGB" if pixels.ndim == 3 else "L")
+    kwargs: dict = {}
+    if image.icc:
+        kwargs["icc_profile"] = image.icc
+    if image.exif and fmt in ("jpeg", "webp", "png"):
+        kwargs["exif"] = image.exif
+    if fmt == "jpeg":
+        # Full-resolution chroma at high quality: colour edges matter more than a few kilobytes.
+        kwargs.update(quality=quality, subsampling=0 if quality >= 90 else 2, optimize=True)
+    elif fmt == "webp":
+        # exact: keep the colour under fully transparent pixels instead of zeroing it.
+        kwargs.update(quality=quality, lossless=quality == 100, method=4, exact=True)
+    buf = io.BytesIO()
+    pil.save(buf, format={"jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP", "png": "PNG"}[fmt], **kwargs)
+    return buf.getvalue()

@@ -1,0 +1,137 @@
+"""The one orchestrator: read -> enhance -> write, for one photo or a whole folder.
+
+The CLI builds an `EnhanceOptions` and a `WriteOptions`, and renders what this module yields; it
+never touches pixels itself. Models are resolved once per `Pipeline`, not once per photo.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from llid_cli.classical import ClaheSettings, enhance_clahe
+from llid_cli.errors import LlidError
+from llid_cli.io import Image, WriteOptions, is_readable_name, read_image, write_image
+from llid_cli.io.formats import FORMAT_EXTENSIONS
+from llid_cli.io.write import same_file
+
+RgbFn = Callable[[np.ndarray], np.ndarray]
+
+DEFAULT_MODEL = "clahe"
+
+
+@dataclass(frozen=True)
+class EnhanceOptions:
+    model: str = DEFAULT_MODEL
+    weights: str | None = None  # a safetensors file instead of the model's shipped weights
+    pre: str | None = None  # "clahe": the classical step before the model
+    clahe: ClaheSettings = field(default_factory=ClaheSettings)
+    device: str = "auto"
+
+
+def build_enhancer(options: EnhanceOptions) -> RgbFn:
+    """An HxWx3 float32 -> HxWx3 float32 function for the chosen model and pre-processing."""
+    from llid_cli.engine import build_model_runner
+
+    steps: list[RgbFn] = []
+    if options.pre == "clahe":
+        steps.append(lambda rgb: enhance_clahe(rgb, options.clahe))
+    elif options.pre not in (None, "none"):
+        raise LlidError(f"unknown pre-processing step '{options.pre}' (choose clahe or none)")
+    if options.model == "clahe":
+        if options.weights:
+            raise LlidError("the classical 'clahe' model takes no weights")
+        steps.append(lambda rgb: enhance_clahe(rgb, options.clahe))
+    else:
+        steps.append(build_model_runner(options.model, options.weights, options.device, options.clahe))
+
+    def enhance(rgb: np.ndarray) -> np.ndarray:
+        for step in steps:
+            rgb = step(rgb)
+        return rgb
+
+    return enhance
+
+
+@dataclass
+class FileResult:
+    source: Path
+    target: Path | None
+    status: str  # "done", "skipped" or "failed"
+    error: str | None = None
+    megapixels: float = 0.0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "input": str(self.source), "output": None if self.target is None else str(self.target),
+            "status": self.status, "error": self.error,
+            "megapixels": round(self.megapixels, 3), "seconds": round(self.seconds, 3),
+        }
+
+
+class Pipeline:
+    def __init__(self, options: EnhanceOptions = EnhanceOptions(), write: WriteOptions = WriteOptions(),
+                 max_pixels: int | None = None):
+        self.options = options
+        self.write = write
+        self.max_pixels = max_pixels
+        self._enhance = build_enhancer(options)
+
+    def enhance_image(self, image: Image) -> Image:
+        rgb = self._enhance(image.to_float_rgb())
+        return image.with_float_rgb(rgb)
+
+    def enhance_file(self, source: str | Path, target: str | Path) -> FileResult:
+        """Enhance one file; raises `LlidError` on failure."""
+        start = time.perf_counter()
+        image = read_image(source, self.max_pixels)
+        out = write_image(self.enhance_image(image), target, self.write)
+        return FileResult(Path(source), out, "done", megapixels=image.megapixels, seconds=time.perf_counter() - start)
+
+    def run_many(self, jobs: Iterable[tuple[Path, Path]], skip_existing: bool) -> Iterator[FileResult]:
+        """Enhance each (source, target); a failure is reported and the next file goes on."""
+        for source, target in jobs:
+            if skip_existing and target.exists():
+                yield FileResult(source, target, "skipped")
+                continue
+            try:
+                yield self.enhance_file(source, target)
+            except LlidError as exc:
+                yield FileResult(source, None, "failed", error=exc.reason)
+            except MemoryError:
+                yield FileResult(source, None, "failed", error="out of memory")
+
+
+def output_name(source: Path, suffix: str, fmt: str | None) -> str:
+    extension = FORMAT_EXTENSIONS[fmt] if fmt else source.suffix
+    return f"{source.stem}{suffix}{extension}"
+
+
+def discover(folder: Path, recursive: bool) -> list[Path]:
+    """Image files under `folder` by extension, sorted; hidden files (and llid's temp files) skipped."""
+    pattern = folder.rglob("*") if recursive else folder.glob("*")
+    return sorted(
+        p for p in pattern
+        if p.is_file() and is_readable_name(p)
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def plan_batch(folder: Path, out_dir: Path, recursive: bool, suffix: str, fmt: str | None,
+               allow_inplace: bool = False) -> list[tuple[Path, Path]]:
+    """(source, target) pairs keeping the relative layout; a target equal to its source only if allowed."""
+    jobs = []
+    for source in discover(folder, recursive):
+        relative = source.relative_to(folder)
+        target = out_dir / relative.parent / output_name(source, suffix, fmt)
+        if not allow_inplace and same_file(source, target):
+            raise LlidError(
+                f"output {target} would overwrite its input: choose another output folder, a --suffix, or --overwrite"
+            )
+        jobs.append((source, target))
+    return jobs

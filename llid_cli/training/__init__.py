@@ -1,0 +1,1 @@
+"""Training: configs, data (real and synthetic pairs), losses and the loop."""

@@ -1,0 +1,73 @@
+"""Fixtures: every test makes its own small images."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def gradient_rgb(height: int = 48, width: int = 64, dtype=np.uint8, seed: int = 0, dark: float = 1.0) -> np.ndarray:
+    """A smooth colourful image with a little noise; `dark` < 1 scales it down."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack([x / max(width - 1, 1), y / max(height - 1, 1), 0.5 + 0.5 * np.sin((x + y) / 7.0)], axis=2)
+    base = np.clip(base * dark + rng.normal(0, 0.01, base.shape), 0, 1)
+    top = 65535 if dtype == np.uint16 else 255
+    return np.rint(base * top).astype(dtype)
+
+
+def fake_icc() -> bytes:
+    """Bytes standing in for an ICC profile: the writers must carry them verbatim."""
+    return b"\x00\x00\x02\x0clcms\x02\x10\x00\x00mntrRGB XYZ " + bytes(range(256)) * 2
+
+
+def png_with_huge_header(width: int = 100_000, height: int = 100_000) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+def write_jpeg(path: Path, rgb: np.ndarray, quality: int = 95, exif: bytes | None = None) -> Path:
+    from PIL import Image
+
+    kwargs = {"quality": quality}
+    if exif:
+        kwargs["exif"] = exif
+    Image.fromarray(rgb).save(path, "JPEG", **kwargs)
+    return path
+
+
+@pytest.fixture
+def dark_jpeg(tmp_path: Path) -> Path:
+    return write_jpeg(tmp_path / "dark.jpg", gradient_rgb(60, 80, dark=0.15, seed=1))
+
+
+@pytest.fixture
+def bad_files(tmp_path: Path) -> dict[str, Path]:
+    """One file per failure mode; the key says which."""
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    good = io.BytesIO()
+    from PIL import Image
+
+    Image.fromarray(gradient_rgb(40, 40)).save(good, "JPEG", quality=90)
+    files = {
+        "empty": folder / "empty.jpg",
+        "truncated": folder / "truncated.jpg",
+        "text": folder / "notes.jpg",
+        "huge": folder / "huge.png",
+        "unsupported": folder / "drawing.xyz",
+    }
+    files["empty"].write_bytes(b"")
+    files["truncated"].write_bytes(good.getvalue()[: len(good.getvalue()) // 2])
+    files["text"].write_text("this is not a photo\n")
+    files["huge"].write_bytes(png_with_huge_header())
+    files["unsupported"].write_bytes(b"\x00" * 100)
+    return files

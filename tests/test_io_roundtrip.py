@@ -1,0 +1,139 @@
+"""Reading and writing keep depth, pixels, alpha, orientation, EXIF and ICC."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import fake_icc, gradient_rgb, write_jpeg
+from PIL import Image as PILImage
+from PIL import ImageOps
+
+from llid_cli.errors import ImageWriteError
+from llid_cli.io import Image, WriteOptions, read_image, write_image
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("gray", [False, True])
+def test_lossless_round_trip_keeps_depth_and_pixels(tmp_path, ext, dtype, gray):
+    pixels = gradient_rgb(33, 45, dtype=dtype, seed=3)
+    if gray:
+        pixels = pixels[:, :, 1].copy()
+    target = write_image(Image(pixels=pixels), tmp_path / f"img{ext}")
+    back = read_image(target)
+    assert back.pixels.dtype == dtype
+    assert back.is_gray == gray
+    np.testing.assert_array_equal(back.pixels, pixels)
+
+
+def test_dark_16bit_frame_stays_16bit(tmp_path):
+    # All values below 256: a reader guessing depth from values would call this 8-bit.
+    pixels = (gradient_rgb(20, 30, dtype=np.uint16) // 300).astype(np.uint16)
+    assert pixels.max() < 256
+    back = read_image(write_image(Image(pixels=pixels), tmp_path / "dark16.png"))
+    assert back.pixels.dtype == np.uint16
+    np.testing.assert_array_equal(back.pixels, pixels)
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif", ".webp"])
+def test_rgba_in_gives_rgba_out(tmp_path, ext):
+    rgb = gradient_rgb(24, 32, seed=4)
+    alpha = np.tile(np.linspace(0, 255, 32).astype(np.uint8), (24, 1))
+    PILImage.fromarray(np.dstack([rgb, alpha]), "RGBA").save(tmp_path / f"in{ext}", lossless=True, exact=True)
+    image = read_image(tmp_path / f"in{ext}")
+    assert image.alpha is not None
+    np.testing.assert_array_equal(image.alpha, alpha)
+    out = read_image(write_image(image, tmp_path / f"out{ext}", WriteOptions(quality=100)))
+    np.testing.assert_array_equal(out.alpha, alpha)
+    np.testing.assert_array_equal(out.pixels, rgb)
+
+
+def test_gray_alpha_png_stays_gray_with_alpha(tmp_path):
+    gray = gradient_rgb(16, 20)[:, :, 0]
+    alpha = np.full_like(gray, 128)
+    PILImage.fromarray(np.dstack([gray, alpha]), "LA").save(tmp_path / "la.png")
+    image = read_image(tmp_path / "la.png")
+    assert image.is_gray and image.alpha is not None
+    out = read_image(write_image(image, tmp_path / "out.png"))
+    assert out.is_gray
+    np.testing.assert_array_equal(out.pixels, gray)
+    np.testing.assert_array_equal(out.alpha, alpha)
+
+
+def test_palette_png_reads_as_rgb(tmp_path):
+    PILImage.fromarray(gradient_rgb(16, 16)).convert("P", palette=PILImage.Palette.ADAPTIVE).save(tmp_path / "p.png")
+    image = read_image(tmp_path / "p.png")
+    assert image.pixels.shape == (16, 16, 3) and image.pixels.dtype == np.uint8
+
+
+def test_cmyk_jpeg_is_converted_to_rgb(tmp_path):
+    PILImage.fromarray(gradient_rgb(16, 16)).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    assert read_image(tmp_path / "cmyk.jpg").pixels.shape == (16, 16, 3)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_like_a_viewer(tmp_path, orientation):
+    pixels = gradient_rgb(10, 16, seed=orientation)
+    exif = PILImage.Exif()
+    exif[0x0112] = orientation
+    PILImage.fromarray(pixels).save(tmp_path / "o.png", exif=exif.tobytes())
+    expected = np.asarray(ImageOps.exif_transpose(PILImage.open(tmp_path / "o.png")))
+    image = read_image(tmp_path / "o.png")
+    np.testing.assert_array_equal(image.pixels, expected)
+
+
+def test_orientation_6_jpeg_is_upright_and_written_with_orientation_1(tmp_path):
+    pixels = gradient_rgb(30, 50)
+    exif = PILImage.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "llid test camera"
+    write_jpeg(tmp_path / "rot.jpg", pixels, quality=100, exif=exif.tobytes())
+    image = read_image(tmp_path / "rot.jpg")
+    assert image.pixels.shape == (50, 30, 3)  # rotated 90 degrees clockwise for display
+    assert np.abs(image.pixels.astype(int) - np.rot90(pixels, -1).astype(int)).mean() < 3
+    out = PILImage.open(write_image(image, tmp_path / "out.jpg"))
+    assert out.getexif()[0x0112] == 1
+    assert out.getexif()[0x010F] == "llid test camera"
+    assert out.size == (30, 50)
+
+
+@pytest.mark.parametrize("ext,dtype", [(".jpg", np.uint8), (".png", np.uint8), (".png", np.uint16),
+                                       (".tif", np.uint16), (".webp", np.uint8)])
+def test_icc_profile_survives(tmp_path, ext, dtype):
+    icc = fake_icc()
+    image = Image(pixels=gradient_rgb(12, 12, dtype=dtype), icc=icc)
+    back = read_image(write_image(image, tmp_path / f"icc{ext}"))
+    assert back.icc == icc
+
+
+def test_exif_survives_in_16bit_png(tmp_path):
+    exif = PILImage.Exif()
+    exif[0x010F] = "llid camera"
+    image = Image(pixels=gradient_rgb(12, 12, dtype=np.uint16), exif=exif.tobytes())
+    out = PILImage.open(write_image(image, tmp_path / "e.png"))
+    assert out.getexif()[0x010F] == "llid camera"
+
+
+def test_16bit_to_jpeg_is_written_as_8bit(tmp_path):
+    image = Image(pixels=gradient_rgb(12, 12, dtype=np.uint16))
+    assert read_image(write_image(image, tmp_path / "x.jpg")).pixels.dtype == np.uint8
+
+
+def test_input_is_never_overwritten(tmp_path, dark_jpeg):
+    before = dark_jpeg.read_bytes()
+    image = read_image(dark_jpeg)
+    with pytest.raises(ImageWriteError, match="overwrite the input"):
+        write_image(image, dark_jpeg)
+    assert dark_jpeg.read_bytes() == before
+
+
+def test_atomic_write_leaves_nothing_when_interrupted(tmp_path, monkeypatch):
+    import os
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_image(Image(pixels=gradient_rgb(8, 8)), tmp_path / "out.png")
+    assert list(tmp_path.iterdir()) == []
