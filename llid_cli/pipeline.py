@@ -26,7 +26,7 @@ DEFAULT_MODEL = "clahe"
 
 @dataclass(frozen=True)
 class EnhanceOptions:
-    model: str = DEFAULT_MODEL
+    model: str | None = None  # None: the architecture named by --weights, else DEFAULT_MODEL
     weights: str | None = None  # a safetensors file instead of the model's shipped weights
     pre: str | None = None  # "clahe": the classical step before the model
     clahe: ClaheSettings = field(default_factory=ClaheSettings)
@@ -37,17 +37,18 @@ def build_enhancer(options: EnhanceOptions) -> RgbFn:
     """An HxWx3 float32 -> HxWx3 float32 function for the chosen model and pre-processing."""
     from llid_cli.engine import build_model_runner
 
+    model = resolve_model_name(options)
     steps: list[RgbFn] = []
     if options.pre == "clahe":
         steps.append(lambda rgb: enhance_clahe(rgb, options.clahe))
     elif options.pre not in (None, "none"):
         raise LlidError(f"unknown pre-processing step '{options.pre}' (choose clahe or none)")
-    if options.model == "clahe":
+    if model == "clahe":
         if options.weights:
             raise LlidError("the classical 'clahe' model takes no weights")
         steps.append(lambda rgb: enhance_clahe(rgb, options.clahe))
     else:
-        steps.append(build_model_runner(options.model, options.weights, options.device, options.clahe))
+        steps.append(build_model_runner(model, options.weights, options.device, options.clahe))
 
     def enhance(rgb: np.ndarray) -> np.ndarray:
         for step in steps:
@@ -55,6 +56,16 @@ def build_enhancer(options: EnhanceOptions) -> RgbFn:
         return rgb
 
     return enhance
+
+
+def resolve_model_name(options: EnhanceOptions) -> str:
+    if options.model:
+        return options.model
+    if options.weights:
+        from llid_cli.models.weights import read_weights
+
+        return read_weights(options.weights)[1].architecture
+    return DEFAULT_MODEL
 
 
 @dataclass
@@ -80,6 +91,7 @@ class Pipeline:
         self.options = options
         self.write = write
         self.max_pixels = max_pixels
+        self.model_name = resolve_model_name(options)
         self._enhance = build_enhancer(options)
 
     def enhance_image(self, image: Image) -> Image:

@@ -64,7 +64,7 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
     if failed:
         _failure_table(console, failed, folder)
     if report is not None:
-        summary = {"input": str(folder), "output": str(out_dir), "model": options.model, **counts,
+        summary = {"input": str(folder), "output": str(out_dir), "model": pipeline.model_name, **counts,
                    "seconds": round(elapsed, 3), "files": [r.as_dict() for r in results]}
         from llid_cli.io.atomic import atomic_write_bytes
 

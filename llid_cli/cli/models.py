@@ -1,15 +1,79 @@
-"""`llid models`: the zoo (filled in by the model-zoo issue)."""
+"""`llid models list` and `llid models info NAME`."""
+
+from __future__ import annotations
 
 import click
 
-from llid_cli.cli.options import not_yet
+
+@click.group("models")
+def command() -> None:
+    """List the model zoo and show model cards."""
 
 
-@click.command("models", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@not_yet("issue #3: the model zoo")
-def models(args) -> None:
-    """List the model zoo and show model cards (not available yet)."""
+def _weights_status(spec) -> str:
+    from llid_cli.engine import default_weights_path
+
+    if not spec.learned:
+        return "none needed"
+    path = default_weights_path(spec.name)
+    return path.name if path is not None and path.is_file() else "not trained yet"
 
 
-command = models
+@command.command("list")
+def list_models() -> None:
+    """The registered models as a table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from llid_cli.models import all_specs
+    from llid_cli.pipeline import DEFAULT_MODEL
+
+    table = Table(title="llid model zoo")
+    table.add_column("name", no_wrap=True, style="bold")
+    table.add_column("params", justify="right", no_wrap=True)
+    table.add_column("pad to", justify="right", no_wrap=True)
+    table.add_column("global ops", overflow="fold")
+    table.add_column("weights", overflow="fold")
+    table.add_column("description", overflow="fold", ratio=2)
+    for spec in all_specs():
+        name = spec.name + (" (default)" if spec.name == DEFAULT_MODEL else "")
+        params = f"{spec.parameter_count() / 1e6:.2f} M" if spec.learned else "-"
+        table.add_row(name, params, str(spec.input_multiple), ", ".join(spec.global_ops) or "-",
+                      _weights_status(spec), spec.description)
+    Console().print(table)
+
+
+@command.command("info")
+@click.argument("name")
+def info(name: str) -> None:
+    """The model card of NAME."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from llid_cli.engine import default_weights_path
+    from llid_cli.models import get_spec
+    from llid_cli.models.weights import read_weights
+
+    spec = get_spec(name)
+    card = Table(show_header=False, title=f"model card: {spec.name}", title_justify="left")
+    card.add_column(style="bold")
+    card.add_column(overflow="fold")
+    card.add_row("description", spec.description)
+    card.add_row("design", spec.origin)
+    card.add_row("learned", "yes" if spec.learned else "no (classical)")
+    if spec.pre:
+        card.add_row("pre-processing", spec.pre)
+    card.add_row("input multiple", f"{spec.input_multiple} (the network pads and crops by itself)")
+    card.add_row("global operations", ", ".join(spec.global_ops) or "none (tiles are exact)")
+    for preset, args in spec.presets.items():
+        card.add_row(f"preset '{preset}'", f"{spec.parameter_count(preset):,} parameters: {args}")
+    path = default_weights_path(spec.name)
+    if path is not None and path.is_file():
+        _, meta = read_weights(path)
+        card.add_row("weights", f"{path} (sha256 {meta.file_sha256[:16]}...)")
+        card.add_row("architecture args", str(meta.arch_args))
+        for key, value in meta.metadata.items():
+            card.add_row(key, str(value))
+    elif spec.learned:
+        card.add_row("weights", f"not trained yet (expected {path})")
+    Console().print(card)

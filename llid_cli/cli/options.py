@@ -32,7 +32,7 @@ def _parse_grid(ctx, param, value: str) -> tuple[int, int]:
 
 model_options = _compose(
     click.option("-m", "--model", default=None, metavar="NAME",
-                 help="Zoo model (see `llid models list`); the default is the recommended model."),
+                 help="Zoo model (see `llid models list`) [default: the one --weights names, else the recommended model]."),
     click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None,
                  help="A safetensors weights file to use instead of the model's shipped weights."),
     click.option("--pre", type=click.Choice(["none", "clahe"]), default="none", show_default=True,
@@ -64,7 +64,7 @@ write_options = _compose(
 def enhance_options_from(kwargs: dict):
     """Pop the shared model options out of a command's kwargs into an `EnhanceOptions`."""
     from llid_cli.classical import ClaheSettings
-    from llid_cli.pipeline import DEFAULT_MODEL, EnhanceOptions
+    from llid_cli.pipeline import EnhanceOptions
 
     try:
         clahe = ClaheSettings(
@@ -75,7 +75,7 @@ def enhance_options_from(kwargs: dict):
         raise click.BadParameter(str(exc)) from exc
     pre = kwargs.pop("pre")
     return EnhanceOptions(
-        model=kwargs.pop("model") or DEFAULT_MODEL, weights=kwargs.pop("weights"),
+        model=kwargs.pop("model"), weights=kwargs.pop("weights"),
         pre=None if pre == "none" else pre, clahe=clahe, device=kwargs.pop("device"),
     )
 

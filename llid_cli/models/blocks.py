@@ -1,0 +1,68 @@
+"""Small building blocks shared by several architectures."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Rec. 601 weights, as used by the YCbCr conversion of JPEG (full range).
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad H and W at the bottom/right up to `multiple`; returns the padded tensor and the old size.
+
+    Reflection keeps the border statistics natural; replication is the fallback for inputs too
+    small to reflect.
+    """
+    height, width = x.shape[-2], x.shape[-1]
+    pad_h = (multiple - height % multiple) % multiple
+    pad_w = (multiple - width % multiple) % multiple
+    if pad_h == 0 and pad_w == 0:
+        return x, (height, width)
+    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode), (height, width)
+
+
+def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return x[..., : size[0], : size[1]]
+
+
+def luma(rgb: torch.Tensor) -> torch.Tensor:
+    """B x 1 x H x W Rec. 601 luma of B x 3 x H x W RGB."""
+    r, g, b = rgb[:, 0:1], rgb[:, 1:2], rgb[:, 2:3]
+    return _LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b
+
+
+def rgb_to_ycbcr(rgb: torch.Tensor) -> torch.Tensor:
+    y = luma(rgb)
+    cb = (rgb[:, 2:3] - y) / 1.772 + 0.5
+    cr = (rgb[:, 0:1] - y) / 1.402 + 0.5
+    return torch.cat([y, cb, cr], dim=1)
+
+
+def ycbcr_to_rgb(ycbcr: torch.Tensor) -> torch.Tensor:
+    y, cb, cr = ycbcr[:, 0:1], ycbcr[:, 1:2] - 0.5, ycbcr[:, 2:3] - 0.5
+    r = y + 1.402 * cr
+    b = y + 1.772 * cb
+    g = (y - _LUMA[0] * r - _LUMA[2] * b) / _LUMA[1]
+    return torch.cat([r, g, b], dim=1)
+
+
+def conv3x3(cin: int, cout: int, stride: int = 1, bias: bool = True) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=bias)
+
+
+class SqueezeExcitation(nn.Module):
+    """Channel reweighting from globally pooled statistics (Hu et al., CVPR 2018)."""
+
+    def __init__(self, channels: int, reduction: int = 8):
+        super().__init__()
+        hidden = max(channels // reduction, 4)
+        self.fc = nn.Sequential(
+            nn.Conv2d(channels, hidden, 1), nn.ReLU(inplace=True), nn.Conv2d(hidden, channels, 1), nn.Sigmoid()
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.fc(x.mean(dim=(2, 3), keepdim=True))

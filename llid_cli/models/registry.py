@@ -1,0 +1,85 @@
+"""The model zoo's registry: one `ModelSpec` per architecture, filled by a decorator in its file.
+
+Adding an architecture is one new file in this package (a class decorated with `@register`) plus
+one entry in `ARCHITECTURES` in `__init__.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from llid_cli.errors import ModelError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    description: str  # one line
+    origin: str  # the published design it follows
+    builder: Callable[..., Any] | None  # the nn.Module class; None for classical models
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)  # "default", "tiny", maybe "paper"
+    input_multiple: int = 1  # the network pads to this itself; recorded for the tiler
+    global_ops: tuple[str, ...] = ()  # operations that see the whole image (tiling must respect them)
+    weights: str | None = None  # default weights file name in weights/
+    pre: str | None = None  # classical step the model expects before it ("clahe")
+
+    @property
+    def learned(self) -> bool:
+        return self.builder is not None
+
+    def build(self, preset: str = "default", **overrides):
+        """Construct the network from a preset plus explicit architecture arguments."""
+        if self.builder is None:
+            raise ModelError(f"'{self.name}' is a classical method with no network to build")
+        if preset not in self.presets:
+            raise ModelError(f"model '{self.name}' has no preset '{preset}' (one of {', '.join(self.presets)})")
+        args = {**self.presets[preset], **overrides}
+        try:
+            return self.builder(**args)
+        except TypeError as exc:
+            raise ModelError(f"bad architecture arguments for '{self.name}': {exc}") from exc
+
+    def parameter_count(self, preset: str = "default") -> int:
+        if self.builder is None:
+            return 0
+        return sum(p.numel() for p in self.build(preset).parameters())
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(name: str, **spec_fields) -> Callable:
+    """Class decorator: `@register("unet", description=..., origin=..., presets={...})`."""
+
+    def decorator(cls):
+        add_spec(ModelSpec(name=name, builder=cls, **spec_fields))
+        cls.spec_name = name
+        return cls
+
+    return decorator
+
+
+def add_spec(spec: ModelSpec) -> ModelSpec:
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model '{spec.name}' is registered twice")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_spec(name: str) -> ModelSpec:
+    _load_all()
+    if name not in _REGISTRY:
+        raise ModelError(f"unknown model '{name}' (available: {', '.join(sorted(_REGISTRY))})")
+    return _REGISTRY[name]
+
+
+def all_specs() -> list[ModelSpec]:
+    _load_all()
+    return list(_REGISTRY.values())
+
+
+def _load_all() -> None:
+    from llid_cli.models import load_architectures
+
+    load_architectures()

@@ -1,0 +1,207 @@
+"""Every registered model, tested the same way (timm style): a new architecture is tested for free."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import gradient_rgb, write_jpeg
+
+from llid_cli.cli import cli
+from llid_cli.errors import ModelError
+from llid_cli.models import all_specs, get_spec
+from llid_cli.models.weights import load_model, read_weights, save_weights
+
+LEARNED = [spec.name for spec in all_specs() if spec.learned]
+
+
+def tiny(name: str, seed: int = 0):
+    torch.manual_seed(seed)
+    spec = get_spec(name)
+    return spec.build("tiny"), spec.presets["tiny"]
+
+
+def test_zoo_has_the_five_seed_designs_and_the_classical_path():
+    assert set(LEARNED) == {"two-stage", "mirnet", "resse", "unet", "clahe-cnn"}
+    assert not get_spec("clahe").learned
+
+
+@pytest.mark.parametrize("name", LEARNED)
+@pytest.mark.parametrize("shape", [(1, 3, 37, 53), (2, 3, 64, 96)])
+def test_forward_keeps_shape_and_range(name, shape):
+    model, _ = tiny(name)
+    x = torch.rand(*shape) * 0.3  # dark input
+    with torch.no_grad():
+        y = model.eval()(x)
+    assert y.shape == x.shape
+    assert torch.isfinite(y).all()
+    assert y.min() >= 0 and y.max() <= 1
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_gradients_reach_every_parameter(name):
+    model, _ = tiny(name)
+    model.train()
+    # A few different batches: a PReLU slope, say, only gets a gradient once it sees a negative input.
+    for step in range(3):
+        x = torch.rand(2, 3, 36, 44) * (0.2 + 0.3 * step)
+        target = torch.rand(2, 3, 36, 44)
+        (model(x) - target).abs().mean().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing, f"no gradient for {missing}"
+    # A PReLU slope's gradient is exactly zero while all its inputs are positive (a globally pooled
+    # descriptor often is); every other parameter must actually move.
+    prelu = {f"{m}.weight" for m, mod in model.named_modules() if isinstance(mod, torch.nn.PReLU)}
+    zero = [n for n, p in model.named_parameters() if n not in prelu and p.grad.abs().sum() == 0]
+    assert not zero, f"zero gradient for {zero}"
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_eval_is_deterministic(name):
+    model, _ = tiny(name)
+    model.eval()
+    x = torch.rand(1, 3, 40, 40)
+    with torch.no_grad():
+        assert torch.equal(model(x), model(x))
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_save_load_round_trip_is_exact(tmp_path, name):
+    model, args = tiny(name, seed=1)
+    model.eval()
+    path = tmp_path / f"{name}.safetensors"
+    info = save_weights(model, path, name, args, {"data": "unit test", "metrics": {"psnr": 1.0}})
+    loaded, meta = load_model(path)
+    assert meta.architecture == name and meta.metadata["data"] == "unit test"
+    assert meta.file_sha256 == info.file_sha256
+    for (k1, v1), (k2, v2) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert k1 == k2 and torch.equal(v1, v2)
+    x = torch.rand(1, 3, 29, 31)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_network_pads_for_itself(name):
+    spec = get_spec(name)
+    model, _ = tiny(name)
+    odd = spec.input_multiple * 3 + 1
+    with torch.no_grad():
+        assert model.eval()(torch.rand(1, 3, odd, odd + 2)).shape[-2:] == (odd, odd + 2)
+
+
+def test_registry_records_what_tiling_needs():
+    for spec in all_specs():
+        assert spec.description and spec.origin
+        if spec.learned:
+            assert spec.parameter_count() > 0 and spec.weights.endswith(".safetensors")
+    assert get_spec("unet").global_ops == ()
+    assert get_spec("mirnet").global_ops and get_spec("resse").global_ops and get_spec("two-stage").global_ops
+    assert get_spec("mirnet").presets["paper"]["channels"] == 64
+    assert get_spec("clahe-cnn").pre == "clahe"
+
+
+def test_fp16_storage_is_half_the_size_and_close(tmp_path):
+    model, args = tiny("resse")
+    full = save_weights(model, tmp_path / "a.safetensors", "resse", args)
+    half = save_weights(model, tmp_path / "b.safetensors", "resse", args, fp16=True)
+    assert (tmp_path / "b.safetensors").stat().st_size < 0.6 * (tmp_path / "a.safetensors").stat().st_size
+    state, _ = read_weights(half.path)
+    assert all(v.dtype == torch.float32 for v in state.values() if v.is_floating_point())
+    loaded, _ = load_model(full.path)
+    assert loaded is not None
+
+
+def test_denormals_are_flushed_on_save(tmp_path):
+    model, args = tiny("clahe-cnn")
+    with torch.no_grad():
+        model.body[0].weight[0, 0, 0, 0] = 1e-40  # a denormal float32
+    save_weights(model, tmp_path / "w.safetensors", "clahe-cnn", args)
+    state, _ = read_weights(tmp_path / "w.safetensors")
+    assert state["body.0.weight"][0, 0, 0, 0].item() == 0.0
+
+
+def test_tampered_weights_are_refused(tmp_path):
+    model, args = tiny("resse")
+    path = tmp_path / "w.safetensors"
+    save_weights(model, path, "resse", args)
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF  # flip bits inside the last tensor
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="checksum mismatch"):
+        load_model(path)
+
+
+def test_expected_file_hash_is_checked(tmp_path):
+    model, args = tiny("resse")
+    path = tmp_path / "w.safetensors"
+    save_weights(model, path, "resse", args)
+    with pytest.raises(ModelError, match="sha256 mismatch"):
+        load_model(path, expected_sha256="0" * 64)
+
+
+def test_pickle_checkpoints_are_never_loaded(tmp_path):
+    model, _ = tiny("resse")
+    path = tmp_path / "model.pth"
+    torch.save(model.state_dict(), path)
+    with pytest.raises(ModelError, match="not a safetensors"):
+        load_model(path)
+
+
+def test_wrong_architecture_is_refused(tmp_path):
+    model, args = tiny("resse")
+    save_weights(model, tmp_path / "w.safetensors", "resse", args)
+    with pytest.raises(ModelError, match="'resse' weights, not 'unet'"):
+        load_model(tmp_path / "w.safetensors", architecture="unet")
+
+
+def test_spd_inverse_matches_torch():
+    from llid_cli.models.two_stage import spd_inverse
+
+    a = torch.randn(4, 6, 30, dtype=torch.float64)
+    gram = a @ a.transpose(1, 2) + 1e-3 * torch.eye(6, dtype=torch.float64)
+    torch.testing.assert_close(spd_inverse(gram), torch.linalg.inv(gram))
+
+
+def test_two_stage_exposes_its_stages():
+    model, _ = tiny("two-stage")
+    with torch.no_grad():
+        stages = model.eval().stages(torch.rand(1, 3, 21, 19) * 0.2)
+    assert stages["gray"].shape == (1, 1, 21, 19)
+    assert stages["transmission"].min() >= 0.05 - 1e-6
+    assert stages["airlight"].shape == (1, 3, 1, 1)
+
+
+def test_models_cli_list_and_info():
+    runner = CliRunner()
+    result = runner.invoke(cli, ["models", "list"], terminal_width=200)
+    assert result.exit_code == 0
+    for name in ("clahe", "two-stage", "mirnet", "resse", "unet", "clahe-cnn"):
+        assert name in result.output
+    result = runner.invoke(cli, ["models", "info", "mirnet"], terminal_width=200)
+    assert result.exit_code == 0 and "Zamir" in result.output and "paper" in result.output
+    result = runner.invoke(cli, ["models", "info", "nope"])
+    assert result.exit_code == 1 and "unknown model 'nope'" in result.output
+
+
+def test_enhance_with_weights_file_infers_the_model(tmp_path):
+    model, args = tiny("clahe-cnn")
+    weights = tmp_path / "w.safetensors"
+    save_weights(model, weights, "clahe-cnn", args)
+    photo = write_jpeg(tmp_path / "dark.jpg", gradient_rgb(30, 41, dark=0.2))
+    result = CliRunner().invoke(cli, ["enhance", str(photo), "-o", str(tmp_path / "o.png"), "--weights", str(weights)])
+    assert result.exit_code == 0, result.output
+    from llid_cli.io import read_image
+
+    out = read_image(tmp_path / "o.png")
+    assert out.pixels.shape == (30, 41, 3) and out.pixels.mean() > read_image(photo).pixels.mean()
+
+
+def test_model_without_weights_says_how_to_get_them(tmp_path, monkeypatch):
+    import llid_cli.models.weights as weights_module
+
+    monkeypatch.setattr(weights_module, "weights_dir", lambda: tmp_path)
+    photo = write_jpeg(tmp_path / "dark.jpg", gradient_rgb(30, 41, dark=0.2))
+    result = CliRunner().invoke(cli, ["enhance", str(photo), "-o", str(tmp_path / "o.png"), "--model", "unet"])
+    assert result.exit_code == 1 and "no trained weights" in result.output and "llid train" in result.output
+    assert not (tmp_path / "o.png").exists()
