@@ -71,3 +71,32 @@ def bad_files(tmp_path: Path) -> dict[str, Path]:
     files["huge"].write_bytes(png_with_huge_header())
     files["unsupported"].write_bytes(b"\x00" * 100)
     return files
+
+
+@pytest.fixture
+def tiny_datasets(tmp_path: Path) -> dict[str, Path]:
+    """A SICE-layout manifest set, a LOL-layout folder set and a clean folder, all tiny."""
+    import json
+
+    from llid_cli.io import Image, write_image
+    from llid_cli.training.synthetic import LowLightSettings, degrade
+
+    rng = np.random.default_rng(0)
+    settings = LowLightSettings(jpeg_probability=0.0)
+    roots = {"manifest": tmp_path / "sice", "folder": tmp_path / "lol", "clean": tmp_path / "clean"}
+    scenes = []
+    for i in range(3):
+        ref = gradient_rgb(40, 48, seed=10 + i)
+        folder = roots["manifest"] / f"scene{i}"
+        write_image(Image(pixels=ref), folder / "ref.png")
+        lows = []
+        for j in range(2):
+            dark = np.rint(degrade(ref.astype(np.float32) / 255, rng, settings) * 255).astype(np.uint8)
+            write_image(Image(pixels=dark), folder / f"low_{j}.png")
+            write_image(Image(pixels=dark), roots["folder"] / "low" / f"s{i}_{j}.png")
+            write_image(Image(pixels=ref), roots["folder"] / "high" / f"s{i}_{j}.png")
+            lows.append({"file": f"low_{j}.png", "mean_luma": float(dark.mean() / 255)})
+        scenes.append({"scene": f"scene{i}", "ref": "ref.png", "low": lows})
+        write_image(Image(pixels=gradient_rgb(50, 60, seed=20 + i)), roots["clean"] / f"c{i}.png")
+    (roots["manifest"] / "manifest.json").write_text(json.dumps(scenes))
+    return roots

@@ -1,15 +1,82 @@
-"""`llid train --config`: training (built by the training issue)."""
+"""`llid train --config X.yaml`: train a zoo model; `--resume RUN_DIR` continues a run exactly."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
 
 import click
 
-from llid_cli.cli.options import not_yet
+
+@click.command("train")
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="YAML training config (see configs/).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config field, e.g. --set train.steps=2000 (repeatable).")
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the run is written [default: runs/CONFIG-TIMESTAMP].")
+@click.option("--resume", "resume_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Continue the run in this folder from its last checkpoint.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress line.")
+def command(config_path, overrides, run_dir, resume_dir, device, quiet) -> None:
+    """Train a model from a YAML config.
+
+    \b
+    llid train --config configs/unet.yaml
+    llid train --config configs/unet.yaml --set train.steps=200 --set data.batch_size=4
+    llid train --resume runs/unet-20261122-101500
+    """
+    from rich.console import Console
+
+    from llid_cli.training.config import load_config
+    from llid_cli.training.loop import Trainer
+
+    console = Console(stderr=True)
+    if resume_dir is None and config_path is None:
+        raise click.UsageError("give --config FILE (or --resume RUN_DIR)")
+    progress, on_event = _progress(console, quiet)
+    with progress:
+        if resume_dir is not None:
+            trainer = Trainer.resume(resume_dir, device, on_event, overrides)
+            console.print(f"resuming {resume_dir} at step {trainer.step}")
+        else:
+            config = load_config(config_path, overrides)
+            run_dir = run_dir or Path("runs") / f"{config_path.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+            trainer = Trainer(config, run_dir, device, on_event)
+            console.print(f"training {config.model.type} into {run_dir} on {trainer.device}")
+        try:
+            best = trainer.fit()
+        except KeyboardInterrupt:
+            console.print(f"stopped at step {trainer.step}; checkpoint saved. Continue with: "
+                          f"llid train --resume {trainer.run_dir}")
+            raise SystemExit(130) from None
+    summary = f"done: {trainer.step} steps in {trainer.train_seconds:.0f} s"
+    if trainer.best.get("step") is not None:
+        summary += f"; best validation {trainer.best['psnr']:.2f} dB / SSIM {trainer.best['ssim']:.4f} at step {trainer.best['step']}"
+    console.print(summary)
+    console.print(f"weights: {best}   (use: llid enhance PHOTO --weights {best})")
 
 
-@click.command("train", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@not_yet("issue #4: `llid train --config`")
-def train(args) -> None:
-    """Train a model from a YAML config (not available yet)."""
+def _progress(console, quiet: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    progress = Progress(
+        TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[rate]:.2f} it/s"),
+        TextColumn("val {task.fields[val]}"), TextColumn("ETA"), TimeRemainingColumn(),
+        console=console, disable=quiet,
+    )
+    state: dict = {}
 
-command = train
+    def on_event(event) -> None:
+        if "task" not in state:
+            state["task"] = progress.add_task("train", total=event.total, completed=event.step,
+                                              loss=float("nan"), rate=0.0, val="-")
+        task = state["task"]
+        if event.kind == "train":
+            progress.update(task, completed=event.step, loss=event.loss, rate=event.it_per_s)
+        elif event.kind == "val":
+            progress.update(task, val=f"{event.val_psnr:.2f} dB")
+
+    return progress, on_event

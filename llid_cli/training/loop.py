@@ -1,0 +1,269 @@
+"""The training loop: one `Trainer` per run folder.
+
+A run folder holds the resolved `config.yaml`, `checkpoints/last.pt` (periodic, everything needed
+to continue exactly), `best.safetensors` (the best validation weights, in the zoo's format, written
+whenever validation improves), `metrics.jsonl` / `metrics.csv`, `plot.png` and, when tensorboard
+is installed, its events. Checkpoints are loaded onto the CPU first, so a run can move between CPU
+and GPU machines.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from llid_cli.errors import ConfigError
+from llid_cli.io.atomic import atomic_write_bytes
+from llid_cli.metrics import psnr, ssim, to_uint8
+from llid_cli.models import get_spec
+from llid_cli.models.weights import save_weights
+from llid_cli.training.config import TrainConfig, load_config
+from llid_cli.training.data import ImageStore, StepSampler, TrainPairs, validation_images
+from llid_cli.training.ema import EMA
+from llid_cli.training.logs import RunLog
+from llid_cli.training.losses import CompositeLoss
+from llid_cli.training.schedule import LearningRate
+
+
+@dataclass
+class TrainEvent:
+    kind: str  # "train", "val", "checkpoint"
+    step: int
+    total: int
+    loss: float = math.nan
+    lr: float = math.nan
+    it_per_s: float = math.nan
+    val_psnr: float = math.nan
+    val_ssim: float = math.nan
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, run_dir: str | Path, device: str = "auto",
+                 on_event: Callable[[TrainEvent], None] | None = None):
+        from llid_cli.engine.torch_backend import resolve_device
+
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.device = resolve_device(device)
+        self.on_event = on_event or (lambda event: None)
+        if config.train.threads:
+            torch.set_num_threads(config.train.threads)
+
+        torch.manual_seed(config.train.seed)
+        self.spec = get_spec(config.model.type)
+        self.arch_args = {**self.spec.presets[config.model.preset], **config.model.args}
+        try:
+            self.model = self.spec.builder(**self.arch_args).to(self.device)
+        except TypeError as exc:
+            raise ConfigError(f"model.args do not fit '{self.spec.name}': {exc}") from exc
+        self.loss = CompositeLoss(config.loss).to(self.device)
+        for adversary in self.loss.adversaries:
+            adversary.build_optimizer()
+        optim_cls = torch.optim.AdamW if config.optim.type == "adamw" else torch.optim.Adam
+        self.optimizer = optim_cls(self.model.parameters(), lr=config.optim.lr, betas=tuple(config.optim.betas),
+                                   weight_decay=config.optim.weight_decay)
+        self.ema = EMA(self.model, config.train.ema) if config.train.ema else None
+        self.schedule = LearningRate(config.schedule, config.optim.lr, config.train.steps)
+        self.step = 0
+        self.best: dict = {"psnr": -math.inf}
+        self.train_seconds = 0.0
+        self.pre = _pre_step(self.spec.pre)
+        self.use_amp = config.train.amp and self.device.type == "cuda"
+        self.forward = self.model
+        if config.train.compile and self.device.type == "cuda":
+            self.forward = torch.compile(self.model)
+
+        (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        self.log = RunLog(self.run_dir)
+        self.data_description: list[dict] = []
+
+    # ----------------------------------------------------------------- set-up
+    @classmethod
+    def resume(cls, run_dir: str | Path, device: str = "auto", on_event=None, overrides: tuple[str, ...] = ()):
+        run_dir = Path(run_dir)
+        config = load_config(run_dir / "config.yaml", overrides)
+        trainer = cls(config, run_dir, device, on_event)
+        trainer.load_checkpoint(run_dir / "checkpoints" / "last.pt")
+        trainer.log.truncate_after(trainer.step)
+        return trainer
+
+    def save_config(self) -> None:
+        import yaml
+
+        atomic_write_bytes(self.run_dir / "config.yaml", yaml.safe_dump(self.config.to_dict(), sort_keys=False).encode())
+
+    # ----------------------------------------------------------------- training
+    def fit(self) -> Path | None:
+        """Train to `train.steps`; returns the best weights file. Ctrl-C checkpoints first."""
+        cfg = self.config
+        self.save_config()
+        store = ImageStore(cfg.data.cache)
+        dataset = TrainPairs(cfg.data.train, cfg.data.patch_size, cfg.train.seed, store, self.pre)
+        self.data_description = dataset.describe()
+        if cfg.data.cache:
+            dataset.preload()
+        val = validation_images(cfg.data.val, store, self.pre, cfg.data.val_max_images) if cfg.data.val else []
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=cfg.data.batch_size, sampler=StepSampler(self.step, cfg.train.steps, cfg.data.batch_size),
+            num_workers=cfg.data.workers, persistent_workers=False, pin_memory=self.device.type == "cuda",
+        )
+        window_start, window_steps, losses = time.perf_counter(), 0, []
+        try:
+            for low, ref in loader:
+                started = time.perf_counter()
+                losses.append(self._train_step(low, ref))
+                self.step += 1
+                window_steps += 1
+                self.train_seconds += time.perf_counter() - started
+                if self.step % cfg.train.log_every == 0 or self.step == cfg.train.steps:
+                    rate = window_steps / max(time.perf_counter() - window_start, 1e-9)
+                    self._record(TrainEvent("train", self.step, cfg.train.steps, float(np.mean(losses)),
+                                            self.schedule.at(self.step - 1), rate))
+                    window_start, window_steps, losses = time.perf_counter(), 0, []
+                if val and (self.step % cfg.train.val_every == 0 or self.step == cfg.train.steps):
+                    self.validate(val)
+                if self.step % cfg.train.ckpt_every == 0 or self.step == cfg.train.steps:
+                    self.save_checkpoint()
+        except KeyboardInterrupt:
+            self.save_checkpoint()
+            self.log.plot()
+            raise
+        self.log.plot()
+        best = self.run_dir / "best.safetensors"
+        if not best.exists():  # no validation set: the final weights are the result
+            self.export(best, {"note": "no validation set; final weights"})
+        return best
+
+    def _train_step(self, low: torch.Tensor, ref: torch.Tensor) -> float:
+        lr = self.schedule.at(self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        low = low.to(self.device, non_blocking=True)
+        ref = ref.to(self.device, non_blocking=True)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
+            pred = self.forward(low)
+        pred = pred.float()
+        total, _ = self.loss(pred, ref)
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        if self.config.train.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.train.grad_clip)
+        self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        for adversary in self.loss.adversaries:
+            adversary.discriminator_step(pred.detach(), ref)
+        value = float(total.detach())
+        if not math.isfinite(value):
+            raise ConfigError(f"training diverged at step {self.step + 1} (loss {value}); lower optim.lr")
+        return value
+
+    @torch.no_grad()
+    def validate(self, val) -> tuple[float, float]:
+        net = self.ema.model if self.ema is not None else self.model
+        net.eval()
+        scores = []
+        for _, low, ref in val:
+            tensor = torch.from_numpy(np.ascontiguousarray(low.transpose(2, 0, 1)))[None].to(self.device)
+            with torch.inference_mode():
+                out = net(tensor)[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+            pred8, ref8 = to_uint8(out), to_uint8(ref)
+            scores.append((psnr(pred8, ref8), ssim(pred8, ref8)))
+        mean_psnr, mean_ssim = (float(v) for v in np.mean(scores, axis=0))
+        self.schedule.observe(mean_psnr)
+        self._record(TrainEvent("val", self.step, self.config.train.steps, val_psnr=mean_psnr, val_ssim=mean_ssim))
+        if mean_psnr > self.best["psnr"]:
+            self.best = {"psnr": mean_psnr, "ssim": mean_ssim, "step": self.step, "images": len(val)}
+            self.export(self.run_dir / "best.safetensors", {"validation": {**self.best, "source": self.config.data.val.root}})
+        return mean_psnr, mean_ssim
+
+    def _record(self, event: TrainEvent) -> None:
+        record = {"step": event.step, "kind": event.kind, "seconds": round(self.train_seconds, 2)}
+        for key in ("loss", "lr", "it_per_s", "val_psnr", "val_ssim"):
+            value = getattr(event, key)
+            if not math.isnan(value):
+                record[key] = value
+        self.log.write(record)
+        self.on_event(event)
+
+    # ----------------------------------------------------------------- state
+    def save_checkpoint(self) -> Path:
+        state = {
+            "step": self.step, "best": self.best, "train_seconds": self.train_seconds,
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "schedule": self.schedule.state_dict(), "loss": self.loss.state_dict(),
+            "adversary_optimizers": [a.optimizer.state_dict() for a in self.loss.adversaries],
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        }
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        path = self.run_dir / "checkpoints" / "last.pt"
+        atomic_write_bytes(path, buffer.getvalue())
+        self.on_event(TrainEvent("checkpoint", self.step, self.config.train.steps))
+        return path
+
+    def load_checkpoint(self, path: Path) -> None:
+        if not path.is_file():
+            raise ConfigError("no checkpoint to resume from", path)
+        # weights_only: our own checkpoint, and still no arbitrary unpickling.
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.ema is not None and state["ema"] is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.loss.load_state_dict(state["loss"])
+        for adversary, opt_state in zip(self.loss.adversaries, state["adversary_optimizers"]):
+            adversary.optimizer.load_state_dict(opt_state)
+        self.step, self.best, self.train_seconds = state["step"], state["best"], state["train_seconds"]
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+    def export(self, path: Path, extra: dict) -> Path:
+        net = self.ema.model if self.ema is not None else self.model
+        metadata = {
+            "training_config": self.config.to_dict(), "data": self.data_description, "steps": self.step,
+            "train_seconds": round(self.train_seconds, 1), "hardware": _hardware(self.device),
+            "commit": _commit(), "ema": bool(self.ema), **extra,
+        }
+        save_weights(net, path, self.spec.name, self.arch_args, metadata, fp16=self.config.export.fp16)
+        return path
+
+
+def _pre_step(name: str | None):
+    if name != "clahe":
+        return None
+    from llid_cli.classical import ClaheSettings, enhance_clahe
+
+    settings = ClaheSettings()
+    return lambda rgb: enhance_clahe(rgb, settings)
+
+
+def _hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import os
+
+    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads of {os.cpu_count()}"
+
+
+def _commit() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=5).stdout.strip()
+        return (sha + ("-dirty" if dirty else "")) or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"

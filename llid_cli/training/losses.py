@@ -1,0 +1,196 @@
+"""Losses, registered by name and weighted in the config.
+
+`adversarial` carries its own PatchGAN discriminator and optimiser (the two-stage seed trains its
+refinement GAN-like); the loop calls `discriminator_step` after each generator step.
+`perceptual` needs VGG16 weights on this machine (a safetensors file with torchvision's
+`features.*` names): llid never downloads them during training.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from llid_cli.errors import ConfigError
+
+
+class L1(nn.Module):
+    def forward(self, pred, target):
+        return (pred - target).abs().mean()
+
+
+class MSE(nn.Module):
+    def forward(self, pred, target):
+        return F.mse_loss(pred, target)
+
+
+class Charbonnier(nn.Module):
+    def __init__(self, eps: float = 1e-3):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, pred, target):
+        return torch.sqrt((pred - target) ** 2 + self.eps**2).mean()
+
+
+def _gaussian_window(size: int, sigma: float) -> torch.Tensor:
+    coords = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+    g = torch.exp(-(coords**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :])[None, None]
+
+
+class SSIMLoss(nn.Module):
+    """1 - SSIM with an 11x11 Gaussian window (sigma 1.5) on [0, 1] images, per channel."""
+
+    def __init__(self, window: int = 11, sigma: float = 1.5):
+        super().__init__()
+        self.register_buffer("window", _gaussian_window(window, sigma), persistent=False)
+
+    def forward(self, pred, target):
+        channels = pred.shape[1]
+        w = self.window.to(pred.dtype).expand(channels, 1, -1, -1)
+
+        def blur(x):
+            return F.conv2d(x, w, groups=channels)
+
+        c1, c2 = 0.01**2, 0.03**2
+        mx, my = blur(pred), blur(target)
+        vx = blur(pred * pred) - mx * mx
+        vy = blur(target * target) - my * my
+        cxy = blur(pred * target) - mx * my
+        ssim = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+        return 1 - ssim.mean()
+
+
+class PatchDiscriminator(nn.Module):
+    """A small PatchGAN (Isola et al., 2017): real/fake logits per overlapping patch."""
+
+    def __init__(self, channels: int = 32, layers: int = 3):
+        super().__init__()
+        blocks: list[nn.Module] = [nn.Conv2d(3, channels, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        width = channels
+        for _ in range(layers - 1):
+            blocks += [nn.Conv2d(width, width * 2, 4, 2, 1), nn.GroupNorm(8, width * 2), nn.LeakyReLU(0.2, inplace=True)]
+            width *= 2
+        blocks.append(nn.Conv2d(width, 1, 3, 1, 1))
+        self.net = nn.Sequential(*blocks)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class Adversarial(nn.Module):
+    """Non-saturating GAN loss for the generator; the discriminator trains on (reference, output)."""
+
+    def __init__(self, channels: int = 32, layers: int = 3, lr: float = 1e-4):
+        super().__init__()
+        self.discriminator = PatchDiscriminator(channels, layers)
+        self.lr = lr
+        self.optimizer: torch.optim.Optimizer | None = None
+
+    def build_optimizer(self) -> None:
+        self.optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=(0.5, 0.999))
+
+    def forward(self, pred, target):
+        for p in self.discriminator.parameters():
+            p.requires_grad_(False)
+        loss = F.softplus(-self.discriminator(pred)).mean()
+        for p in self.discriminator.parameters():
+            p.requires_grad_(True)
+        return loss
+
+    def discriminator_step(self, pred, target) -> float:
+        if self.optimizer is None:
+            self.build_optimizer()
+        self.optimizer.zero_grad(set_to_none=True)
+        real = self.discriminator(target)
+        fake = self.discriminator(pred.detach())
+        loss = F.softplus(-real).mean() + F.softplus(fake).mean()
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach())
+
+
+# VGG16 `features` layout up to relu3_3 (torchvision's indices, so its weights load by name).
+_VGG16_TO_RELU3_3 = [64, 64, "M", 128, 128, "M", 256, 256, 256]
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class Perceptual(nn.Module):
+    """L1 between VGG16 relu3_3 features; the backbone's weights must be on this machine."""
+
+    def __init__(self, weights: str = ""):
+        super().__init__()
+        path = weights or os.environ.get("LLID_VGG16_WEIGHTS", "")
+        if not path or not Path(path).is_file():
+            raise ConfigError(
+                "the perceptual loss needs VGG16 weights on this machine: give loss args.weights or "
+                "LLID_VGG16_WEIGHTS as a safetensors file with torchvision's vgg16 'features.*' tensors "
+                "(llid does not download them)"
+            )
+        layers: list[nn.Module] = []
+        cin = 3
+        for item in _VGG16_TO_RELU3_3:
+            if item == "M":
+                layers.append(nn.MaxPool2d(2))
+            else:
+                layers += [nn.Conv2d(cin, item, 3, padding=1), nn.ReLU(inplace=False)]
+                cin = item
+        self.features = nn.Sequential(*layers)
+        from safetensors.torch import load_file
+
+        state = {k[len("features."):]: v for k, v in load_file(path).items() if k.startswith("features.")}
+        missing = set(self.features.state_dict()) - set(state)
+        if missing:
+            raise ConfigError(f"VGG16 weights file lacks {sorted(missing)[:3]}", path)
+        self.features.load_state_dict({k: state[k] for k in self.features.state_dict()})
+        self.features.requires_grad_(False).eval()
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN)[None, :, None, None], persistent=False)
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD)[None, :, None, None], persistent=False)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.features.eval()  # the backbone stays frozen
+        return self
+
+    def forward(self, pred, target):
+        return (self.features((pred - self.mean) / self.std) - self.features((target - self.mean) / self.std)).abs().mean()
+
+
+LOSSES = {"l1": L1, "charbonnier": Charbonnier, "mse": MSE, "ssim": SSIMLoss, "adversarial": Adversarial,
+          "perceptual": Perceptual}
+
+
+class CompositeLoss(nn.Module):
+    """The weighted sum of the configured terms; `parts` reports each term's value."""
+
+    def __init__(self, terms):
+        super().__init__()
+        self.names = [t.type for t in terms]
+        self.weights = [t.weight for t in terms]
+        modules = []
+        for term in terms:
+            try:
+                modules.append(LOSSES[term.type](**term.args))
+            except TypeError as exc:
+                raise ConfigError(f"bad arguments for loss '{term.type}': {exc}") from exc
+        self.terms = nn.ModuleList(modules)
+
+    def forward(self, pred, target):
+        total = pred.new_zeros(())
+        parts = {}
+        for name, weight, term in zip(self.names, self.weights, self.terms):
+            value = term(pred, target)
+            parts[name] = float(value.detach())
+            total = total + weight * value
+        return total, parts
+
+    @property
+    def adversaries(self) -> list[Adversarial]:
+        return [t for t in self.terms if isinstance(t, Adversarial)]

@@ -1,0 +1,193 @@
+"""`llid train`: configs, data sources, the loop, exact resume, exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+
+from llid_cli.cli import cli
+from llid_cli.errors import ConfigError
+from llid_cli.models.weights import load_model
+from llid_cli.training.config import LossConfig, SourceConfig, load_config, parse_config
+from llid_cli.training.loop import Trainer
+
+CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+
+
+def shrink(config, data):
+    """The committed config's model, losses, optimiser and schedule; tiny data, widths and steps."""
+    config.model.preset, config.model.args = "tiny", {}
+    config.data.train = [SourceConfig("manifest", str(data["manifest"]), 1.0),
+                         SourceConfig("synthetic", str(data["clean"]), 0.5)]
+    config.data.val = SourceConfig("manifest", str(data["manifest"]))
+    config.data.patch_size, config.data.batch_size, config.data.workers = 24, 2, 0
+    config.train.steps, config.train.val_every, config.train.ckpt_every, config.train.log_every = 4, 2, 2, 1
+    config.train.threads = 1
+    for term in config.loss:
+        if term.type == "adversarial":
+            term.args = {"channels": 8, "layers": 2}
+    return config
+
+
+def test_every_zoo_model_has_a_committed_config():
+    from llid_cli.models import all_specs
+
+    trained = {yaml.safe_load(p.read_text())["model"]["type"] for p in CONFIGS}
+    assert trained == {s.name for s in all_specs() if s.learned}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_committed_config_trains_a_few_steps(tmp_path, tiny_datasets, path):
+    config = shrink(load_config(path), tiny_datasets)
+    trainer = Trainer(config, tmp_path / "run", device="cpu")
+    best = trainer.fit()
+    assert trainer.step == 4
+    model, info = load_model(best)
+    assert info.architecture == config.model.type
+    assert info.metadata["validation"]["step"] in (2, 4)
+    assert np.isfinite(info.metadata["validation"]["psnr"])
+    assert info.metadata["training_config"]["model"]["type"] == config.model.type
+    for name in ("config.yaml", "metrics.jsonl", "metrics.csv", "plot.png", "checkpoints/last.pt"):
+        assert (tmp_path / "run" / name).is_file(), name
+
+
+def _final_weights(run_dir: Path) -> dict:
+    return torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["model"]
+
+
+@pytest.mark.parametrize("name", ["unet", "two-stage"])
+def test_stop_and_resume_equals_an_uninterrupted_run(tmp_path, tiny_datasets, name):
+    config = shrink(load_config(Path(__file__).parents[1] / "configs" / f"{name}.yaml"), tiny_datasets)
+    config.train.steps, config.train.ckpt_every, config.train.val_every = 6, 100, 3
+
+    Trainer(config, tmp_path / "whole", device="cpu").fit()
+
+    def stop_at_4(event):
+        if event.kind == "train" and event.step == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(config, tmp_path / "split", device="cpu", on_event=stop_at_4).fit()
+    resumed = Trainer.resume(tmp_path / "split", device="cpu")
+    assert resumed.step == 4
+    resumed.fit()
+
+    whole, split = _final_weights(tmp_path / "whole"), _final_weights(tmp_path / "split")
+    for key in whole:
+        assert torch.equal(whole[key], split[key]), key
+    steps = [r["step"] for r in resumed.log.records() if r["kind"] == "train"]
+    assert steps == sorted(set(steps)) and steps[-1] == 6
+
+
+def test_folder_pairs_source_trains(tmp_path, tiny_datasets):
+    config = shrink(load_config(CONFIGS[0]), tiny_datasets)
+    config.data.train = [SourceConfig("folder", str(tiny_datasets["folder"]))]
+    config.data.val = SourceConfig("folder", str(tiny_datasets["folder"]))
+    config.train.steps = 2
+    assert Trainer(config, tmp_path / "run", device="cpu").fit().is_file()
+
+
+def test_samples_are_a_function_of_seed_and_index(tiny_datasets):
+    from llid_cli.training.data import ImageStore, TrainPairs
+
+    sources = [SourceConfig("manifest", str(tiny_datasets["manifest"])), SourceConfig("synthetic", str(tiny_datasets["clean"]))]
+    a = TrainPairs(sources, 24, seed=3, store=ImageStore(True))
+    b = TrainPairs(sources, 24, seed=3, store=ImageStore(False))
+    for index in (0, 7, 123):
+        assert all(torch.equal(x, y) for x, y in zip(a[index], b[index]))
+    low, ref = a[5]
+    assert low.shape == ref.shape == (3, 24, 24)
+    assert not torch.equal(a[1][0], a[2][0])
+
+
+@pytest.mark.parametrize("raw,message", [
+    ({"modle": {}}, "unknown key 'modle'"),
+    ({"model": {"type": "unet", "presett": "x"}}, "unknown key 'model.presett'"),
+    ({"model": {"type": "nope"}}, "unknown model 'nope'"),
+    ({"model": {"type": "clahe"}}, "nothing to train"),
+    ({"train": {"steps": "many"}}, "'train.steps' must be an integer"),
+    ({"loss": [{"type": "l3"}]}, "loss type 'l3'"),
+    ({"data": {"train": []}}, "needs at least one source"),
+    ({"data": {"train": [{"type": "ftp", "root": "x"}]}}, "'ftp' is not one of"),
+])
+def test_bad_configs_name_the_problem(raw, message):
+    raw.setdefault("data", {}).setdefault("train", [{"type": "manifest", "root": "somewhere"}])
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)
+
+
+def test_set_overrides_and_yaml_errors(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model: {type: unet}\ndata:\n  train: [{type: manifest, root: x}]\n")
+    config = load_config(path, ["train.steps=12", "optim.lr=1e-3", "data.train.0.weight=2", "model.args.base=4"])
+    assert config.train.steps == 12 and config.optim.lr == 1e-3 and config.data.train[0].weight == 2.0
+    assert config.model.args == {"base": 4}
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        load_config(path, ["train.steps"])
+    path.write_text("model: [unclosed\n")
+    with pytest.raises(ConfigError, match="invalid YAML") as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_dataset_is_a_clear_error(tmp_path, tiny_datasets):
+    config = shrink(load_config(CONFIGS[0]), tiny_datasets)
+    config.data.train = [SourceConfig("manifest", str(tmp_path / "nowhere"))]
+    with pytest.raises(ConfigError, match="no manifest.json"):
+        Trainer(config, tmp_path / "run", device="cpu").fit()
+
+
+def test_perceptual_loss_without_local_backbone_says_how(monkeypatch):
+    from llid_cli.training.losses import CompositeLoss
+
+    monkeypatch.delenv("LLID_VGG16_WEIGHTS", raising=False)
+    with pytest.raises(ConfigError, match="VGG16 weights on this machine"):
+        CompositeLoss([LossConfig("perceptual")])
+
+
+def test_losses_are_zero_for_identical_images_and_positive_otherwise():
+    from llid_cli.training.losses import LOSSES
+
+    x = torch.rand(2, 3, 32, 32)
+    y = (x + 0.1 * torch.randn_like(x)).clamp(0, 1)
+    for name in ("l1", "charbonnier", "mse", "ssim"):
+        loss = LOSSES[name]()
+        assert float(loss(x, x)) <= 1.01e-3, name  # Charbonnier of equal images is its eps
+        assert float(loss(x, y)) > float(loss(x, x)), name
+
+
+def test_synthetic_degradation_darkens_and_adds_noise():
+    from llid_cli.training.synthetic import LowLightSettings, degrade
+
+    clean = np.full((64, 64, 3), 0.6, np.float32)
+    dark = degrade(clean, np.random.default_rng(0), LowLightSettings(jpeg_probability=0.0))
+    assert dark.shape == clean.shape and dark.dtype == np.float32
+    assert dark.mean() < 0.4 and dark.std() > 0.003
+
+
+def test_train_cli_end_to_end_then_enhance_with_its_weights(tmp_path, tiny_datasets):
+    raw = yaml.safe_load(CONFIGS[-1].read_text())
+    config_path = tmp_path / "c.yaml"
+    config_path.write_text(yaml.safe_dump(raw))
+    runner = CliRunner()
+    result = runner.invoke(cli, [
+        "train", "--config", str(config_path), "--run-dir", str(tmp_path / "run"), "--quiet",
+        "--set", "model.preset=tiny", "--set", "model.args={}",
+        "--set", f"data.train=[{{type: manifest, root: {tiny_datasets['manifest']}}}]",
+        "--set", f"data.val={{type: manifest, root: {tiny_datasets['manifest']}}}",
+        "--set", "data.patch_size=24", "--set", "data.batch_size=2", "--set", "data.workers=0",
+        "--set", "train.steps=3", "--set", "train.val_every=3",
+    ])
+    assert result.exit_code == 0, result.output
+    assert "best validation" in result.output
+    weights = tmp_path / "run" / "best.safetensors"
+    photo = tiny_datasets["manifest"] / "scene0" / "low_0.png"
+    result = runner.invoke(cli, ["enhance", str(photo), "-o", str(tmp_path / "out.png"), "--weights", str(weights)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["train", "--config", str(tmp_path / "missing.yaml")])
+    assert result.exit_code == 1 and "config file not found" in result.output
