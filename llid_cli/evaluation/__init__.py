@@ -1,0 +1,1 @@
+"""`llid eval`: pairing outputs with references, scoring them, and reporting."""
