@@ -7,19 +7,21 @@ never touches pixels itself. Models are resolved once per `Pipeline`, not once p
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from llid_cli.classical import ClaheSettings, enhance_clahe
+from llid_cli.engine.runner import EngineOptions
 from llid_cli.errors import LlidError
 from llid_cli.io import Image, WriteOptions, is_readable_name, read_image, write_image
+from llid_cli.io.image import LUMA_WEIGHTS, from_float, to_float
 from llid_cli.io.formats import FORMAT_EXTENSIONS
 from llid_cli.io.write import same_file
 
-RgbFn = Callable[[np.ndarray], np.ndarray]
+PixelFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 in the photo's own dtype -> the same
 
 DEFAULT_MODEL = "clahe"
 
@@ -30,30 +32,34 @@ class EnhanceOptions:
     weights: str | None = None  # a safetensors file instead of the model's shipped weights
     pre: str | None = None  # "clahe": the classical step before the model
     clahe: ClaheSettings = field(default_factory=ClaheSettings)
-    device: str = "auto"
+    engine: EngineOptions = field(default_factory=EngineOptions)
 
 
-def build_enhancer(options: EnhanceOptions) -> RgbFn:
-    """An HxWx3 float32 -> HxWx3 float32 function for the chosen model and pre-processing."""
-    from llid_cli.engine import build_model_runner
+def _classical(settings: ClaheSettings) -> PixelFn:
+    return lambda pixels: from_float(enhance_clahe(to_float(pixels), settings), pixels.dtype)
+
+
+def build_enhancer(options: EnhanceOptions) -> PixelFn:
+    """The photo's pixels (HxWx3, own dtype) -> enhanced pixels, for the chosen model and pre-step."""
+    from llid_cli.engine.runner import build_model_runner
 
     model = resolve_model_name(options)
-    steps: list[RgbFn] = []
+    steps: list[PixelFn] = []
     if options.pre == "clahe":
-        steps.append(lambda rgb: enhance_clahe(rgb, options.clahe))
+        steps.append(_classical(options.clahe))
     elif options.pre not in (None, "none"):
         raise LlidError(f"unknown pre-processing step '{options.pre}' (choose clahe or none)")
     if model == "clahe":
         if options.weights:
             raise LlidError("the classical 'clahe' model takes no weights")
-        steps.append(lambda rgb: enhance_clahe(rgb, options.clahe))
+        steps.append(_classical(options.clahe))
     else:
-        steps.append(build_model_runner(model, options.weights, options.device, options.clahe))
+        steps.append(build_model_runner(model, options.weights, options.clahe, options.engine))
 
-    def enhance(rgb: np.ndarray) -> np.ndarray:
+    def enhance(pixels: np.ndarray) -> np.ndarray:
         for step in steps:
-            rgb = step(rgb)
-        return rgb
+            pixels = step(pixels)
+        return pixels
 
     return enhance
 
@@ -95,8 +101,13 @@ class Pipeline:
         self._enhance = build_enhancer(options)
 
     def enhance_image(self, image: Image) -> Image:
-        rgb = self._enhance(image.to_float_rgb())
-        return image.with_float_rgb(rgb)
+        pixels = image.pixels
+        if image.is_gray:
+            pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+        out = self._enhance(pixels)
+        if image.is_gray:
+            out = from_float(to_float(out) @ LUMA_WEIGHTS, image.pixels.dtype)
+        return replace(image, pixels=out)
 
     def enhance_file(self, source: str | Path, target: str | Path) -> FileResult:
         """Enhance one file; raises `LlidError` on failure."""

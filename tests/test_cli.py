@@ -97,12 +97,6 @@ def test_debug_shows_the_traceback(tmp_path, bad_files):
                            catch_exceptions=False)
 
 
-@pytest.mark.parametrize("name", ["export"])
-def test_commands_not_built_yet_say_so_and_fail(name):
-    result = run(name)
-    assert result.exit_code == 1 and "not available yet" in result.output
-
-
 def test_info_lists_runtimes():
     result = run("info")
     assert result.exit_code == 0

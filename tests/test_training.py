@@ -191,3 +191,19 @@ def test_train_cli_end_to_end_then_enhance_with_its_weights(tmp_path, tiny_datas
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, ["train", "--config", str(tmp_path / "missing.yaml")])
     assert result.exit_code == 1 and "config file not found" in result.output
+
+
+def test_ema_warms_up_so_early_weights_fade():
+    from llid_cli.training.ema import EMA
+
+    model = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        model.weight.zero_()
+    ema = EMA(model, 0.999)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    for _ in range(300):
+        ema.update(model)
+    # A fixed 0.999 would still be at 1 - 0.999**300 = 0.26 of the way; the warm-up is nearly there.
+    assert float(ema.model.weight.mean()) > 0.95
+    assert ema.current_decay() < 0.999

@@ -11,7 +11,7 @@ def command() -> None:
 
 
 def _weights_status(spec) -> str:
-    from llid_cli.engine import default_weights_path
+    from llid_cli.engine.runner import default_weights_path
 
     if not spec.learned:
         return "none needed"
@@ -50,7 +50,7 @@ def info(name: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from llid_cli.engine import default_weights_path
+    from llid_cli.engine.runner import default_weights_path
     from llid_cli.models import get_spec
     from llid_cli.models.weights import read_weights
 

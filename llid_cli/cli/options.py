@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import click
 
 from llid_cli.io.formats import FORMAT_EXTENSIONS
@@ -16,6 +14,18 @@ def _compose(*decorators):
         return func
 
     return apply
+
+
+def _parse_tile(ctx, param, value: str) -> int | None:
+    if value == "auto":
+        return None
+    try:
+        size = int(value)
+    except ValueError:
+        raise click.BadParameter(f"expected auto or a size in pixels, got {value!r}") from None
+    if size < 64:
+        raise click.BadParameter("tiles must be at least 64 pixels")
+    return size
 
 
 def _parse_grid(ctx, param, value: str) -> tuple[int, int]:
@@ -37,8 +47,20 @@ model_options = _compose(
                  help="A safetensors weights file to use instead of the model's shipped weights."),
     click.option("--pre", type=click.Choice(["none", "clahe"]), default="none", show_default=True,
                  help="Classical step applied before the model."),
+    click.option("--backend", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True,
+                 help="Run learned models with PyTorch or ONNX Runtime (exported once, cached)."),
     click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
-                 help="Where learned models run."),
+                 help="Where learned models run (auto: CUDA when available)."),
+    click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True,
+                 help="Arithmetic of learned models (fp16/bf16 on CUDA)."),
+    click.option("--tile", default="auto", show_default=True, callback=_parse_tile,
+                 help="Tile size in pixels for large photos, or auto (from free memory)."),
+    click.option("--overlap", type=click.IntRange(0, 512), default=32, show_default=True,
+                 help="Minimum overlap between tiles, blended with a smooth ramp."),
+    click.option("--threads", type=click.IntRange(0, 1024), default=0,
+                 help="CPU threads for the backend [default: all]."),
+    click.option("--batch-size", type=click.IntRange(1, 256), default=1, show_default=True,
+                 help="Tiles per forward pass."),
     click.option("--clip-limit", type=click.FloatRange(min=0.01), default=2.0, show_default=True,
                  help="CLAHE clip limit."),
     click.option("--tile-grid", default="8x8", show_default=True, callback=_parse_grid,
@@ -64,6 +86,7 @@ write_options = _compose(
 def enhance_options_from(kwargs: dict):
     """Pop the shared model options out of a command's kwargs into an `EnhanceOptions`."""
     from llid_cli.classical import ClaheSettings
+    from llid_cli.engine.runner import EngineOptions
     from llid_cli.pipeline import EnhanceOptions
 
     try:
@@ -76,7 +99,12 @@ def enhance_options_from(kwargs: dict):
     pre = kwargs.pop("pre")
     return EnhanceOptions(
         model=kwargs.pop("model"), weights=kwargs.pop("weights"),
-        pre=None if pre == "none" else pre, clahe=clahe, device=kwargs.pop("device"),
+        pre=None if pre == "none" else pre, clahe=clahe,
+        engine=EngineOptions(
+            backend=kwargs.pop("backend"), device=kwargs.pop("device"), precision=kwargs.pop("precision"),
+            tile=kwargs.pop("tile"), overlap=kwargs.pop("overlap"), threads=kwargs.pop("threads"),
+            batch_size=kwargs.pop("batch_size"),
+        ),
     )
 
 
@@ -93,18 +121,3 @@ def write_options_from(kwargs: dict, overwrite: bool):
 def max_pixels_from(kwargs: dict) -> int | None:
     value = kwargs.pop("max_pixels")
     return None if value is None else int(value)
-
-
-def not_yet(issue: str):
-    """For commands that a later issue builds: say so and exit non-zero."""
-
-    def decorator(func):
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            from llid_cli.errors import NotAvailableError
-
-            raise NotAvailableError(f"`llid {func.__name__}` is not available yet in this version ({issue})")
-
-        return wrapper
-
-    return decorator

@@ -1,11 +1,17 @@
-"""Running a PyTorch network on one HxWx3 float image."""
+"""The PyTorch backend: runs batches of tiles on CPU or CUDA."""
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import numpy as np
 import torch
 
+from llid_cli.engine.tiling import TileOutOfMemory
 from llid_cli.errors import LlidError
+from llid_cli.models.context import has_global_stats, recorded_context
+
+_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def resolve_device(device: str) -> torch.device:
@@ -16,20 +22,86 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-class TorchRunner:
-    """Holds a network on its device; calling it enhances a whole image."""
+class TorchBackend:
+    name = "torch"
 
-    def __init__(self, model: torch.nn.Module, device: str = "auto"):
+    def __init__(self, model: torch.nn.Module, device: str = "auto", precision: str = "fp32", threads: int = 0):
         self.device = resolve_device(device)
-        self.model = model.eval().to(self.device)
+        if precision not in _DTYPES:
+            raise LlidError(f"unknown precision '{precision}' (fp32, fp16 or bf16)")
+        if precision == "fp16" and self.device.type != "cuda":
+            raise LlidError("--precision fp16 needs a CUDA device; use fp32 (or bf16) on the CPU")
+        if threads:
+            torch.set_num_threads(threads)
+        self.dtype = _DTYPES[precision]
+        self.model = model.eval().to(self.device, self.dtype)
+        self.global_stats = has_global_stats(self.model)
         if self.device.type == "cpu":
-            # NHWC lets oneDNN pick its faster convolution kernels on CPU.
+            # NHWC lets oneDNN pick its faster convolution kernels on the CPU.
             self.model = self.model.to(memory_format=torch.channels_last)
 
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        tensor = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None].to(self.device)
-        if self.device.type == "cpu":
-            tensor = tensor.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            out = self.model(tensor)
-        return out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+    def _tensor(self, batch: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).to(self.device, self.dtype)
+        return tensor.contiguous(memory_format=torch.channels_last) if self.device.type == "cpu" else tensor
+
+    def run_batch(self, batch: np.ndarray) -> np.ndarray:
+        """(B, h, w, 3) float32 in [0, 1] -> the same shape enhanced."""
+        try:
+            with torch.inference_mode():
+                out = self.model(self._tensor(batch))
+            return out.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
+        except torch.OutOfMemoryError:
+            # Free what the failed batch held before the tiler retries with smaller tiles.
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            raise TileOutOfMemory from None
+
+    @contextmanager
+    def global_context(self, whole: np.ndarray):
+        """Record the global statistics of `whole` (h, w, 3) and use them for every tile inside."""
+        with recorded_context(self.model, self._tensor(whole[None])):
+            yield
+
+    def free_memory(self) -> int:
+        """Bytes this backend may use for activations."""
+        if self.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self.device)
+            return int(free * 0.6)
+        return min(_available_host_memory() // 4, 3 << 30)
+
+    def bytes_per_pixel(self) -> float:
+        """Activation memory per input pixel, measured on a probe forward."""
+        side = 128
+        probe = torch.rand(1, 3, side, side, device=self.device, dtype=self.dtype)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            before = torch.cuda.memory_allocated(self.device)
+            with torch.inference_mode():
+                self.model(probe)
+            peak = torch.cuda.max_memory_allocated(self.device) - before
+            return max(peak, 1) / side**2
+        sizes = []
+        hooks = [m.register_forward_hook(lambda _m, _i, o: sizes.append(o.numel() * o.element_size())
+                                         if isinstance(o, torch.Tensor) else None)
+                 for m in self.model.modules() if not list(m.children())]
+        try:
+            with torch.inference_mode():
+                self.model(probe.contiguous(memory_format=torch.channels_last))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        # Inference frees activations as it goes; a third of the sum of all leaf outputs is a
+        # conservative peak for these convolutional networks.
+        return max(sum(sizes) / 3, 1) / side**2
+
+
+def _available_host_memory() -> int:
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 << 30

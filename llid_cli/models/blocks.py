@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llid_cli.models.context import GlobalStats
+
 # Rec. 601 weights, as used by the YCbCr conversion of JPEG (full range).
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -13,16 +15,14 @@ _LUMA = (0.299, 0.587, 0.114)
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
     """Pad H and W at the bottom/right up to `multiple`; returns the padded tensor and the old size.
 
-    Reflection keeps the border statistics natural; replication is the fallback for inputs too
-    small to reflect.
+    Always one replicate pad, even of zero pixels: a branch on the size would be frozen into an
+    exported ONNX graph at the example's size, and replication is valid for inputs of any size.
+    The padded pixels are cropped away afterwards.
     """
     height, width = x.shape[-2], x.shape[-1]
     pad_h = (multiple - height % multiple) % multiple
     pad_w = (multiple - width % multiple) % multiple
-    if pad_h == 0 and pad_w == 0:
-        return x, (height, width)
-    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode), (height, width)
+    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate"), (height, width)
 
 
 def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -54,7 +54,7 @@ def conv3x3(cin: int, cout: int, stride: int = 1, bias: bool = True) -> nn.Conv2
     return nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=bias)
 
 
-class SqueezeExcitation(nn.Module):
+class SqueezeExcitation(GlobalStats):
     """Channel reweighting from globally pooled statistics (Hu et al., CVPR 2018)."""
 
     def __init__(self, channels: int, reduction: int = 8):
@@ -65,4 +65,5 @@ class SqueezeExcitation(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.fc(x.mean(dim=(2, 3), keepdim=True))
+        (pooled,) = self.stats(lambda: (x.mean(dim=(2, 3), keepdim=True),))
+        return x * self.fc(pooled)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llid_cli.models.blocks import conv3x3, crop_to, pad_to_multiple
+from llid_cli.models.context import GlobalStats
 from llid_cli.models.registry import register
 
 
@@ -36,14 +37,15 @@ class SpatialAttention(nn.Module):
         return x * torch.sigmoid(self.conv(pooled))
 
 
-class ChannelAttention(nn.Module):
+class ChannelAttention(GlobalStats):
     def __init__(self, channels: int, reduction: int = 8):
         super().__init__()
         hidden = max(channels // reduction, 4)
         self.fc = nn.Sequential(nn.Conv2d(channels, hidden, 1), nn.PReLU(), nn.Conv2d(hidden, channels, 1), nn.Sigmoid())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.fc(x.mean(dim=(2, 3), keepdim=True))
+        (pooled,) = self.stats(lambda: (x.mean(dim=(2, 3), keepdim=True),))
+        return x * self.fc(pooled)
 
 
 class DualAttentionUnit(nn.Module):
@@ -59,7 +61,7 @@ class DualAttentionUnit(nn.Module):
         return x + self.merge(torch.cat([self.spatial(features), self.channel(features)], dim=1))
 
 
-class SelectiveKernelFusion(nn.Module):
+class SelectiveKernelFusion(GlobalStats):
     """Fuse same-shaped streams with softmax weights computed from their pooled sum."""
 
     def __init__(self, channels: int, streams: int, reduction: int = 8):
@@ -70,7 +72,8 @@ class SelectiveKernelFusion(nn.Module):
 
     def forward(self, streams: list[torch.Tensor]) -> torch.Tensor:
         stacked = torch.stack(streams, dim=1)  # B x S x C x H x W
-        descriptor = self.squeeze(stacked.sum(dim=1).mean(dim=(2, 3), keepdim=True))
+        (pooled,) = self.stats(lambda: (stacked.sum(dim=1).mean(dim=(2, 3), keepdim=True),))
+        descriptor = self.squeeze(pooled)
         weights = torch.stack([excite(descriptor) for excite in self.excite], dim=1).softmax(dim=1)
         return (stacked * weights).sum(dim=1)
 

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llid_cli.models.blocks import conv3x3, crop_to, luma, pad_to_multiple, rgb_to_ycbcr, ycbcr_to_rgb
+from llid_cli.models.context import GlobalStats
 from llid_cli.models.registry import register
 
 
@@ -56,8 +57,13 @@ class ResBlock(nn.Module):
         return x + self.body(x)
 
 
-class SubspaceProjection(nn.Module):
-    """Project B x C x H x W features onto the span of K basis maps predicted from a guide."""
+class SubspaceProjection(GlobalStats):
+    """Project B x C x H x W features onto the span of K basis maps predicted from a guide.
+
+    Written with means over pixels instead of sums: the projection is the same (the pixel count
+    cancels), and the global statistics (basis scale, Gram matrix, coefficients) no longer depend
+    on the resolution, which lets tiles reuse the whole photo's.
+    """
 
     def __init__(self, guide_channels: int, basis: int, eps: float = 1e-3):
         super().__init__()
@@ -69,11 +75,18 @@ class SubspaceProjection(nn.Module):
     def forward(self, features: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
         b, c, h, w = features.shape
         v = self.basis(guide).flatten(2)  # B x K x N
-        v = v / (v.norm(dim=2, keepdim=True) + 1e-6)
-        gram = v @ v.transpose(1, 2)
-        gram = gram + self.eps * torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
-        coefficients = features.flatten(2) @ v.transpose(1, 2)  # B x C x K
-        return (coefficients @ spd_inverse(gram) @ v).view(b, c, h, w)
+        flat = features.flatten(2)  # B x C x N
+
+        def global_stats():
+            scale = (v.pow(2).mean(dim=2, keepdim=True) + 1e-12).rsqrt()  # B x K x 1: unit RMS basis maps
+            unit = v * scale
+            gram = unit @ unit.transpose(1, 2) / unit.shape[2]
+            gram = gram + self.eps * torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
+            coefficients = flat @ unit.transpose(1, 2) / unit.shape[2]  # B x C x K
+            return scale, coefficients @ spd_inverse(gram)
+
+        scale, mixing = self.stats(global_stats)
+        return (mixing @ (v * scale)).view(b, c, h, w)
 
 
 class LatentSubspaceDenoiser(nn.Module):
@@ -105,7 +118,7 @@ def _double_conv(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(conv3x3(cin, cout), nn.LeakyReLU(0.2, inplace=True), conv3x3(cout, cout), nn.LeakyReLU(0.2, inplace=True))
 
 
-class AtmosphericUNet(nn.Module):
+class AtmosphericUNet(GlobalStats):
     """Predicts transmission t (B x 1 x H x W) and airlight A (B x 3 x 1 x 1) of a hazy-looking image."""
 
     def __init__(self, base: int, depth: int, t_min: float):
@@ -125,7 +138,7 @@ class AtmosphericUNet(nn.Module):
             skips.append(h)
             h = F.max_pool2d(h, 2)
         h = self.bottleneck(h)
-        airlight = torch.sigmoid(self.airlight(h.mean(dim=(2, 3))))[:, :, None, None]
+        (airlight,) = self.stats(lambda: (torch.sigmoid(self.airlight(h.mean(dim=(2, 3))))[:, :, None, None],))
         for decoder, skip in zip(self.decoders, reversed(skips)):
             h = F.interpolate(h, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             h = decoder(torch.cat([h, skip], dim=1))

@@ -222,7 +222,7 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.ema is not None and state["ema"] is not None:
-            self.ema.load_state_dict(state["ema"])
+            self.ema.load_state_dict(state["ema"], state["step"])
         self.schedule.load_state_dict(state["schedule"])
         self.loss.load_state_dict(state["loss"])
         for adversary, opt_state in zip(self.loss.adversaries, state["adversary_optimizers"]):

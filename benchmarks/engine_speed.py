@@ -1,0 +1,90 @@
+"""Megapixels/s and peak host memory per model x backend x tile size.
+
+    python benchmarks/engine_speed.py PHOTO [--megapixels 12] [--models unet,resse] [--backends torch,onnx]
+                                      [--tiles 512,1024] [--threads N]
+
+PHOTO is resized to the requested size (a real dark frame keeps the content realistic). Each
+configuration runs in a fresh process, so its peak resident memory (ru_maxrss) is its own; the
+photo's own size (8-bit RGB) is printed for scale. Models without shipped weights run with seeded
+random weights of their default preset: speed and memory do not depend on the weights' values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def one(photo: str, model: str, backend: str, tile: int, threads: int) -> dict:
+    import resource
+
+    import torch
+
+    from llid_cli.classical import ClaheSettings
+    from llid_cli.engine.runner import EngineOptions, build_model_runner, default_weights_path
+    from llid_cli.io import read_image
+    from llid_cli.models import get_spec
+    from llid_cli.models.weights import save_weights
+
+    path = default_weights_path(model)
+    if not path.is_file():
+        torch.manual_seed(0)
+        path = Path(tempfile.gettempdir()) / f"llid-bench-{model}.safetensors"
+        spec = get_spec(model)
+        save_weights(spec.build(), path, model, spec.presets["default"])
+    pixels = read_image(photo).pixels
+    runner = build_model_runner(model, str(path), ClaheSettings(),
+                                EngineOptions(backend=backend, tile=tile, threads=threads))
+    start = time.perf_counter()
+    runner(pixels)
+    seconds = time.perf_counter() - start
+    return {"mp_s": pixels.shape[0] * pixels.shape[1] / 1e6 / seconds, "seconds": seconds,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("photo")
+    parser.add_argument("--megapixels", type=float, default=12)
+    parser.add_argument("--models", default="clahe-cnn,resse,unet,two-stage,mirnet")
+    parser.add_argument("--backends", default="torch,onnx")
+    parser.add_argument("--tiles", default="512,1024")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--one", nargs=3, metavar=("MODEL", "BACKEND", "TILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.photo, args.one[0], args.one[1], int(args.one[2]), args.threads)))
+        return
+
+    import cv2
+
+    from llid_cli.io import Image, read_image, write_image
+
+    src = read_image(args.photo).pixels
+    height = int((args.megapixels * 1e6 * 3 / 4) ** 0.5)
+    width = int(height * 4 / 3)
+    big = cv2.resize(src, (width, height), interpolation=cv2.INTER_CUBIC)
+    photo = Path(tempfile.mkdtemp()) / "bench.png"
+    write_image(Image(pixels=big), photo)
+    print(f"photo {width}x{height} ({width * height / 1e6:.1f} MP, {big.nbytes / 2**20:.0f} MiB as 8-bit RGB), "
+          f"threads {args.threads or 'all'}")
+    print(f"{'model':<10} {'backend':<7} {'tile':>5} {'MP/s':>7} {'seconds':>8} {'peak MiB':>9}")
+    for model in args.models.split(","):
+        for backend in args.backends.split(","):
+            for tile in args.tiles.split(","):
+                cmd = [sys.executable, __file__, str(photo), "--one", model, backend, tile, "--threads", str(args.threads)]
+                done = subprocess.run(cmd, capture_output=True, text=True)
+                if done.returncode != 0:
+                    print(f"{model:<10} {backend:<7} {tile:>5} failed: {done.stderr.strip().splitlines()[-1]}")
+                    continue
+                r = json.loads(done.stdout.strip().splitlines()[-1])
+                print(f"{model:<10} {backend:<7} {tile:>5} {r['mp_s']:>7.3f} {r['seconds']:>8.1f} {r['peak_mb']:>9.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The ONNX Runtime backend: providers CUDA -> CPU, full graph optimisation, thread control."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from llid_cli.engine.tiling import TileOutOfMemory
+from llid_cli.errors import LlidError, NotAvailableError
+
+
+def providers_for(device: str) -> list[str]:
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise NotAvailableError("the ONNX backend needs onnxruntime: pip install 'llid[cpu]' or 'llid[gpu]'") from exc
+    available = ort.get_available_providers()
+    if device == "cuda":
+        if "CUDAExecutionProvider" not in available:
+            raise LlidError("--device cuda: this onnxruntime has no CUDA provider (pip install 'llid[gpu]')")
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device == "auto" and "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def session(path: Path, device: str, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=providers_for(device))
+
+
+class OnnxBackend:
+    """`plain` runs whole images or tiles of models without global statistics; `capture` and
+    `replay` carry a photo's statistics into its tiles."""
+
+    name = "onnx"
+
+    def __init__(self, plain: Path | None, capture: Path | None, replay: Path | None, device: str = "auto",
+                 threads: int = 0, fp16: bool = False):
+        self.global_stats = capture is not None
+        self.plain = session(plain, device, threads) if plain else None
+        self.capture = session(capture, device, threads) if capture else None
+        self.replay = session(replay, device, threads) if replay else None
+        self.dtype = np.float16 if fp16 else np.float32
+        self._stats: list[np.ndarray] | None = None
+        self.providers = (self.plain or self.capture).get_providers()
+
+    def _feed(self, batch: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=self.dtype)
+
+    def _run(self, sess, feeds: dict) -> list[np.ndarray]:
+        try:
+            return sess.run(None, feeds)
+        except Exception as exc:  # onnxruntime's errors are not typed by cause
+            if "allocate" in str(exc).lower() or "out of memory" in str(exc).lower():
+                raise TileOutOfMemory from None
+            raise LlidError(f"ONNX Runtime failed: {str(exc).splitlines()[0]}") from exc
+
+    def run_batch(self, batch: np.ndarray) -> np.ndarray:
+        if self._stats is not None:
+            feeds = {"image": self._feed(batch), **{f"stat{i}": s for i, s in enumerate(self._stats)}}
+            out = self._run(self.replay, feeds)[0]
+        else:
+            out = self._run(self.plain or self.capture, {"image": self._feed(batch)})[0]
+        return np.clip(out.astype(np.float32), 0, 1).transpose(0, 2, 3, 1)
+
+    @contextmanager
+    def global_context(self, whole: np.ndarray):
+        outputs = self._run(self.capture, {"image": self._feed(whole[None])})
+        self._stats = outputs[1:]
+        try:
+            yield
+        finally:
+            self._stats = None
+
+    def free_memory(self) -> int:
+        from llid_cli.engine.torch_backend import _available_host_memory
+
+        return min(_available_host_memory() // 4, 3 << 30)
+
+    def bytes_per_pixel(self) -> float:
+        return 0.0  # unknown: the runner falls back to the PyTorch model's estimate

@@ -1,0 +1,109 @@
+"""From a zoo model name to a function that enhances a photo's pixels, tiled as needed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from llid_cli.engine.tiling import Tiler
+from llid_cli.errors import LlidError, ModelError
+from llid_cli.io.image import from_float, to_float
+
+PixelFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 uint8/uint16/float32 -> the same
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    backend: str = "torch"  # torch | onnx
+    device: str = "auto"  # auto | cpu | cuda
+    precision: str = "fp32"  # fp32 | fp16 | bf16
+    tile: int | None = None  # None: automatic, from free memory and the model's footprint
+    overlap: int = 32
+    threads: int = 0
+    batch_size: int = 1
+    context_pixels: int = 4_000_000  # global statistics are measured on the photo down-scaled to this
+
+
+def default_weights_path(name: str) -> Path | None:
+    from llid_cli.models import get_spec
+    from llid_cli.models.weights import weights_dir
+
+    spec = get_spec(name)
+    return None if spec.weights is None else weights_dir() / spec.weights
+
+
+def build_backend(model, info, options: EngineOptions):
+    from llid_cli.engine.torch_backend import TorchBackend
+
+    if options.backend == "torch":
+        return TorchBackend(model, options.device, options.precision, options.threads)
+    if options.backend != "onnx":
+        raise LlidError(f"unknown backend '{options.backend}' (torch or onnx)")
+    from llid_cli.engine.export import cached_export
+    from llid_cli.engine.onnx_backend import OnnxBackend
+    from llid_cli.models.context import has_global_stats
+
+    if options.precision == "bf16":
+        raise LlidError("the ONNX backend runs fp32 or fp16")
+    fp16 = options.precision == "fp16"
+    key = info.file_sha256
+    if has_global_stats(model):
+        return OnnxBackend(None, cached_export(model, key, "capture", fp16=fp16), cached_export(model, key, "replay", fp16=fp16),
+                           options.device, options.threads, fp16)
+    return OnnxBackend(cached_export(model, key, "plain", fp16=fp16), None, None, options.device, options.threads, fp16)
+
+
+def auto_tile(backend, model, multiple: int) -> int:
+    """The largest tile whose activations fit the memory this backend may use (256..2048)."""
+    from llid_cli.engine.torch_backend import TorchBackend
+
+    probe = backend if isinstance(backend, TorchBackend) else TorchBackend(model, "cpu")
+    per_pixel = probe.bytes_per_pixel()
+    side = int((backend.free_memory() / max(per_pixel, 1.0)) ** 0.5)
+    limit = 2048 if getattr(backend, "device", None) is not None and backend.device.type == "cuda" else 1024
+    side = max(256, min(limit, side))
+    return side - side % max(1, multiple)
+
+
+def build_model_runner(name: str, weights: str | None, clahe_settings, options: EngineOptions = EngineOptions()) -> PixelFn:
+    """Load zoo model `name` (shipped weights or `weights`) and return its PixelFn."""
+    import cv2
+
+    from llid_cli.classical import enhance_clahe
+    from llid_cli.models import get_spec
+    from llid_cli.models.weights import load_model
+
+    spec = get_spec(name)
+    path = Path(weights) if weights else default_weights_path(name)
+    if path is None or not path.is_file():
+        raise ModelError(
+            f"model '{name}' has no trained weights here (looked for {path}); "
+            "train them with `llid train` and pass --weights FILE"
+        )
+    model, info = load_model(path, architecture=name)
+    backend = build_backend(model, info, options)
+    tile = options.tile or auto_tile(backend, model, spec.input_multiple)
+    tiler = Tiler(backend.run_batch, tile, options.overlap, spec.input_multiple, options.batch_size)
+
+    def run(pixels: np.ndarray) -> np.ndarray:
+        if spec.pre == "clahe":
+            pixels = from_float(enhance_clahe(to_float(pixels), clahe_settings), pixels.dtype)
+        height, width = pixels.shape[:2]
+        if height <= tiler.tile and width <= tiler.tile:
+            return from_float(backend.run_batch(to_float(pixels)[None])[0], pixels.dtype)
+        if not backend.global_stats:
+            return tiler(pixels)
+        scale = min(1.0, (options.context_pixels / (height * width)) ** 0.5)
+        whole = to_float(pixels)
+        if scale < 1.0:
+            whole = cv2.resize(whole, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+        with backend.global_context(whole):
+            del whole
+            return tiler(pixels)
+
+    run.tiler = tiler  # for benchmarks and tests
+    run.backend = backend
+    return run

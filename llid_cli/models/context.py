@@ -1,0 +1,118 @@
+"""Global statistics that tiling must not break.
+
+Every layer that pools over the whole image (squeeze-and-excitation, channel attention, selective
+kernel fusion, a global airlight, a subspace projection) computes its statistics through
+`GlobalStats.stats(...)`. Normally they come from the layer's input ("live"). The engine can instead
+*record* them during one pass over the whole (down-scaled) photo and *replay* them in every tile,
+so that each tile is enhanced with the statistics of the photo rather than of the tile. Statistics
+are means, so they do not depend on the resolution they were measured at.
+
+For ONNX, `ContextCapture` returns the recorded statistics as extra outputs and `ContextReplay`
+takes them as extra inputs: two graphs that do in ONNX Runtime what record/replay do in PyTorch.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable
+
+import torch
+from torch import nn
+
+
+class GlobalStats(nn.Module):
+    """Mixin for layers with global statistics; each such layer must run once per forward."""
+
+    _stats_mode: str = "live"  # "live", "record" or "replay"
+    _recorded: tuple[torch.Tensor, ...] | None = None
+
+    def stats(self, compute: Callable[[], tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
+        if self._stats_mode == "replay":
+            if self._recorded is None:
+                raise RuntimeError(f"{type(self).__name__}: no recorded global statistics to replay")
+            return self._recorded
+        values = compute()
+        if self._stats_mode == "record":
+            self._recorded = tuple(v.detach() for v in values)
+        return values
+
+
+def global_layers(model: nn.Module) -> list[GlobalStats]:
+    return [m for m in model.modules() if isinstance(m, GlobalStats)]
+
+
+def has_global_stats(model: nn.Module) -> bool:
+    return bool(global_layers(model))
+
+
+def _set_mode(model: nn.Module, mode: str) -> None:
+    for layer in global_layers(model):
+        layer._stats_mode = mode
+
+
+@contextmanager
+def recorded_context(model: nn.Module, whole: torch.Tensor):
+    """Record the statistics of `whole` (1 x 3 x h x w), then replay them inside the block."""
+    _set_mode(model, "record")
+    try:
+        with torch.inference_mode():
+            model(whole)
+        _set_mode(model, "replay")
+        yield
+    finally:
+        _set_mode(model, "live")
+        for layer in global_layers(model):
+            layer._recorded = None
+
+
+def recorded_stats(model: nn.Module) -> list[torch.Tensor]:
+    return [t for layer in global_layers(model) for t in (layer._recorded or ())]
+
+
+class ContextCapture(nn.Module):
+    """image -> (output, *statistics): the graph that measures the photo's global statistics."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor):
+        _set_mode(self.model, "record")
+        try:
+            out = self.model(image)
+            return (out, *recorded_stats(self.model))
+        finally:
+            _set_mode(self.model, "live")
+
+
+class ContextReplay(nn.Module):
+    """(tiles, *statistics) -> output: the graph that enhances tiles with given statistics."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.layout = []  # how many tensors each global layer takes, in call order
+
+    def set_layout(self, sample: torch.Tensor) -> list[tuple[int, ...]]:
+        """Run once to learn the statistics' count and shapes; returns their shapes."""
+        with torch.no_grad():
+            _set_mode(self.model, "record")
+            try:
+                self.model(sample)
+                self.layout = [len(layer._recorded or ()) for layer in global_layers(self.model)]
+                shapes = [tuple(t.shape) for t in recorded_stats(self.model)]
+            finally:
+                _set_mode(self.model, "live")
+        return shapes
+
+    def forward(self, tiles: torch.Tensor, *stats: torch.Tensor):
+        layers = global_layers(self.model)
+        index = 0
+        for layer, count in zip(layers, self.layout):
+            layer._recorded = tuple(stats[index : index + count])
+            index += count
+        _set_mode(self.model, "replay")
+        try:
+            return self.model(tiles)
+        finally:
+            _set_mode(self.model, "live")

@@ -1,0 +1,184 @@
+"""The engine: tiling, global context, out-of-memory back-off, PyTorch and ONNX Runtime backends, export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import gradient_rgb, write_jpeg
+
+from llid_cli.classical import ClaheSettings
+from llid_cli.cli import cli
+from llid_cli.engine.runner import EngineOptions, build_model_runner
+from llid_cli.engine.tiling import Tiler, TileOutOfMemory, positions, weights_1d
+from llid_cli.errors import LlidError
+from llid_cli.metrics import psnr
+from llid_cli.models import all_specs, get_spec
+from llid_cli.models.weights import save_weights
+
+LEARNED = [s.name for s in all_specs() if s.learned]
+GLOBAL = [s.name for s in all_specs() if s.learned and s.global_ops]
+
+
+def tiny_weights(tmp_path, name: str, seed: int = 0):
+    torch.manual_seed(seed)
+    spec = get_spec(name)
+    path = tmp_path / f"{name}.safetensors"
+    save_weights(spec.build("tiny"), path, name, spec.presets["tiny"])
+    return str(path)
+
+
+def photo(height=157, width=211, dtype=np.uint8):
+    return gradient_rgb(height, width, dtype=dtype, seed=4, dark=0.3)
+
+
+@pytest.mark.parametrize("length,tile,overlap,multiple", [(1080, 256, 32, 16), (1000, 200, 32, 1), (517, 128, 16, 8), (90, 128, 16, 8)])
+def test_tile_positions_cover_evenly_without_slivers(length, tile, overlap, multiple):
+    spans = positions(length, tile, overlap, multiple)
+    assert spans[0][0] == 0 and spans[-1][1] == length
+    assert all(s % multiple == 0 for s, _ in spans)
+    sizes = [e - s for s, e in spans]
+    assert min(sizes) >= min(tile, length)  # no sliver at the border
+    for (s0, e0), (s1, e1) in zip(spans, spans[1:]):
+        assert s1 < e0 - overlap + multiple  # neighbours overlap
+    # The blending weights add up to one everywhere.
+    total = np.zeros(length, np.float32)
+    for i, (s, e) in enumerate(spans):
+        total[s:e] += weights_1d(spans, i)
+    np.testing.assert_allclose(total, 1.0, atol=1e-6)
+
+
+def test_identity_tiling_is_exact_for_16bit():
+    pixels = photo(dtype=np.uint16)
+    tiler = Tiler(lambda batch: batch, tile=64, overlap=16, multiple=4, batch_size=3)
+    assert np.array_equal(tiler(pixels), pixels)
+    assert tiler.stats.tiles > 6
+
+
+def test_convolutional_model_tiles_exactly_at_odd_sizes(tmp_path):
+    weights = tiny_weights(tmp_path, "clahe-cnn")
+    pixels = photo(131, 179)
+    whole = build_model_runner("clahe-cnn", weights, ClaheSettings(), EngineOptions(tile=1024))(pixels)
+    tiled_fn = build_model_runner("clahe-cnn", weights, ClaheSettings(), EngineOptions(tile=64, overlap=16, batch_size=2))
+    tiled = tiled_fn(pixels)
+    assert tiled_fn.tiler.stats.tiles >= 9
+    assert np.abs(tiled.astype(int) - whole.astype(int)).max() <= 1  # at most a rounding step
+
+
+@pytest.mark.parametrize("name", GLOBAL)
+def test_global_context_keeps_tiles_consistent(tmp_path, name):
+    weights = tiny_weights(tmp_path, name, seed=2)
+    # A photo whose halves differ a lot: per-tile statistics would differ from the photo's.
+    pixels = photo(144, 200)
+    pixels[:, 100:] = (pixels[:, 100:] * 0.3).astype(np.uint8)
+    whole = build_model_runner(name, weights, ClaheSettings(), EngineOptions(tile=1024))(pixels)
+    options = EngineOptions(tile=64, overlap=16)
+    tiled = build_model_runner(name, weights, ClaheSettings(), options)(pixels)
+    assert psnr(tiled, whole) >= 45
+
+
+def test_without_the_global_context_tiles_would_disagree():
+    """A network whose gain depends on the photo's mean: per-tile means would give every tile its
+    own gain (seams); the recorded context gives every tile the photo's gain."""
+    from llid_cli.engine.torch_backend import TorchBackend
+    from llid_cli.io.image import from_float, to_float
+    from llid_cli.models.context import GlobalStats
+
+    class GlobalGain(GlobalStats):
+        def forward(self, x):
+            (mean,) = self.stats(lambda: (x.mean(dim=(1, 2, 3), keepdim=True),))
+            return (x * 0.25 / (mean + 1e-3)).clamp(0, 1)
+
+    pixels = photo(144, 200)
+    pixels[:, 100:] = (pixels[:, 100:] * 0.3).astype(np.uint8)
+    backend = TorchBackend(GlobalGain(), "cpu")
+    whole = from_float(backend.run_batch(to_float(pixels)[None])[0], np.uint8)
+    tiler = Tiler(backend.run_batch, tile=64, overlap=16, multiple=1)
+    with backend.global_context(to_float(pixels)):
+        with_context = tiler(pixels)
+    without = tiler(pixels)
+    assert psnr(with_context, whole) >= 60
+    assert psnr(without, whole) < 35
+
+
+def test_out_of_memory_halves_the_tile_and_finishes_correctly(tmp_path, monkeypatch):
+    weights = tiny_weights(tmp_path, "unet")
+    pixels = photo(150, 230)
+    runner = build_model_runner("unet", weights, ClaheSettings(), EngineOptions(tile=128, overlap=16))
+    reference = build_model_runner("unet", weights, ClaheSettings(), EngineOptions(tile=64, overlap=16))(pixels)
+    model = runner.backend.model
+    real_forward = model.forward
+    seen = []
+
+    def forward(x):
+        seen.append(x.shape[-1])
+        if x.shape[-1] > 100 and len(seen) > 2:  # the 3rd large tile "runs out of memory"
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_forward(x)
+
+    monkeypatch.setattr(model, "forward", forward)
+    out = runner(pixels)
+    assert runner.tiler.stats.oom_retries == 1 and runner.tiler.stats.final_tile == 64
+    assert max(seen[3:]) <= 64 + 7  # after the error no large tile ran again
+    assert psnr(out, reference) >= 45
+
+
+def test_out_of_memory_at_the_smallest_tile_is_an_error():
+    def always_oom(batch):
+        raise TileOutOfMemory
+
+    with pytest.raises(LlidError, match="out of memory"):
+        Tiler(always_oom, tile=128, overlap=16, multiple=8)(photo())
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_onnx_export_matches_pytorch(tmp_path, monkeypatch, name):
+    monkeypatch.setenv("LLID_CACHE_DIR", str(tmp_path / "cache"))
+    weights = tiny_weights(tmp_path, name, seed=1)
+    pixels = photo(97, 131)
+    torch_out = build_model_runner(name, weights, ClaheSettings(), EngineOptions(tile=1024))(pixels)
+    onnx_out = build_model_runner(name, weights, ClaheSettings(), EngineOptions(backend="onnx", tile=1024))(pixels)
+    assert np.abs(torch_out.astype(int) - onnx_out.astype(int)).max() <= 1
+    # Tiled through ONNX Runtime too (capture/replay graphs for models with global statistics).
+    tiled = build_model_runner(name, weights, ClaheSettings(), EngineOptions(backend="onnx", tile=64, overlap=16))(pixels)
+    assert psnr(tiled, torch_out) >= 45
+    cached = list((tmp_path / "cache" / "onnx").glob("*.onnx"))
+    assert cached and all(p.name[:24] for p in cached)
+
+
+def test_export_cli_checks_against_pytorch(tmp_path):
+    import onnx
+
+    weights = tiny_weights(tmp_path, "mirnet")
+    out = tmp_path / "m.onnx"
+    result = CliRunner().invoke(cli, ["export", "--weights", weights, "-o", str(out), "--tiling"])
+    assert result.exit_code == 0, result.output
+    assert "max |difference|" in result.output
+    onnx.checker.check_model(onnx.load(str(out)))
+    graph = onnx.load(str(out)).graph
+    dims = graph.input[0].type.tensor_type.shape.dim
+    assert dims[2].dim_param and dims[3].dim_param  # dynamic height and width
+    assert (tmp_path / "m.capture.onnx").is_file() and (tmp_path / "m.replay.onnx").is_file()
+    result = CliRunner().invoke(cli, ["export", "--model", "unet", "-o", str(out)])
+    assert result.exit_code == 1 or "wrote" in result.output  # no shipped weights: a clear error
+
+
+def test_enhance_cli_with_engine_options(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLID_CACHE_DIR", str(tmp_path / "cache"))
+    weights = tiny_weights(tmp_path, "resse")
+    src = write_jpeg(tmp_path / "dark.jpg", photo(120, 170))
+    for extra in (["--tile", "64", "--overlap", "16"], ["--backend", "onnx", "--tile", "64"], ["--threads", "1"]):
+        result = CliRunner().invoke(cli, ["enhance", str(src), "-o", str(tmp_path / "o.png"), "--weights", weights, *extra])
+        assert result.exit_code == 0, (extra, result.output)
+    result = CliRunner().invoke(cli, ["enhance", str(src), "-o", str(tmp_path / "o.png"), "--weights", weights, "--tile", "8"])
+    assert result.exit_code == 2
+    result = CliRunner().invoke(cli, ["enhance", str(src), "-o", str(tmp_path / "o.png"), "--weights", weights,
+                                      "--precision", "fp16", "--device", "cpu"])
+    assert result.exit_code == 1 and "fp16 needs a CUDA device" in result.output
+
+
+def test_auto_tile_is_sane(tmp_path):
+    weights = tiny_weights(tmp_path, "unet")
+    runner = build_model_runner("unet", weights, ClaheSettings(), EngineOptions())
+    assert 256 <= runner.tiler.tile <= 1024 and runner.tiler.tile % get_spec("unet").input_multiple == 0
