@@ -40,11 +40,20 @@ def one(photo: str, model: str, backend: str, tile: int, threads: int) -> dict:
     pixels = read_image(photo).pixels
     runner = build_model_runner(model, str(path), ClaheSettings(),
                                 EngineOptions(backend=backend, tile=tile, threads=threads))
+    base = _rss_mb()  # the runtime, the model and the decoded photo
     start = time.perf_counter()
     runner(pixels)
     seconds = time.perf_counter() - start
-    return {"mp_s": pixels.shape[0] * pixels.shape[1] / 1e6 / seconds, "seconds": seconds,
+    return {"mp_s": pixels.shape[0] * pixels.shape[1] / 1e6 / seconds, "seconds": seconds, "base_mb": base,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def main() -> None:
@@ -73,7 +82,7 @@ def main() -> None:
     write_image(Image(pixels=big), photo)
     print(f"photo {width}x{height} ({width * height / 1e6:.1f} MP, {big.nbytes / 2**20:.0f} MiB as 8-bit RGB), "
           f"threads {args.threads or 'all'}")
-    print(f"{'model':<10} {'backend':<7} {'tile':>5} {'MP/s':>7} {'seconds':>8} {'peak MiB':>9}")
+    print(f"{'model':<10} {'backend':<7} {'tile':>5} {'MP/s':>7} {'seconds':>8} {'base MiB':>9} {'peak MiB':>9} {'peak-base':>9}")
     for model in args.models.split(","):
         for backend in args.backends.split(","):
             for tile in args.tiles.split(","):
@@ -83,7 +92,8 @@ def main() -> None:
                     print(f"{model:<10} {backend:<7} {tile:>5} failed: {done.stderr.strip().splitlines()[-1]}")
                     continue
                 r = json.loads(done.stdout.strip().splitlines()[-1])
-                print(f"{model:<10} {backend:<7} {tile:>5} {r['mp_s']:>7.3f} {r['seconds']:>8.1f} {r['peak_mb']:>9.0f}", flush=True)
+                print(f"{model:<10} {backend:<7} {tile:>5} {r['mp_s']:>7.3f} {r['seconds']:>8.1f} {r['base_mb']:>9.0f} "
+                      f"{r['peak_mb']:>9.0f} {r['peak_mb'] - r['base_mb']:>9.0f}", flush=True)
 
 
 if __name__ == "__main__":

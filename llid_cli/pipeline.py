@@ -36,7 +36,7 @@ class EnhanceOptions:
 
 
 def _classical(settings: ClaheSettings) -> PixelFn:
-    return lambda pixels: from_float(enhance_clahe(to_float(pixels), settings), pixels.dtype)
+    return lambda pixels: enhance_clahe(pixels, settings)
 
 
 def build_enhancer(options: EnhanceOptions) -> PixelFn:

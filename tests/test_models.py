@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from pathlib import Path
+
 from click.testing import CliRunner
 from conftest import gradient_rgb, write_jpeg
 
@@ -205,3 +207,13 @@ def test_model_without_weights_says_how_to_get_them(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["enhance", str(photo), "-o", str(tmp_path / "o.png"), "--model", "unet"])
     assert result.exit_code == 1 and "no trained weights" in result.output and "llid train" in result.output
     assert not (tmp_path / "o.png").exists()
+
+
+def test_shipped_files_are_found_from_a_checkout_or_a_wheel():
+    import llid_cli
+    from llid_cli.models.weights import example_photo, weights_dir
+
+    assert weights_dir().is_dir()
+    assert example_photo().is_file()
+    installed = (Path(llid_cli.__file__).parent / "_weights").is_dir()
+    assert weights_dir().name == ("_weights" if installed else "weights")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from llid_cli.io.image import LUMA_WEIGHTS
+from llid_cli.io.image import LUMA_WEIGHTS, from_float, to_float
 
 _L_LEVELS = 4096
 
@@ -44,31 +44,63 @@ def mean_luma(rgb: np.ndarray) -> float:
     return float(np.tensordot(rgb, LUMA_WEIGHTS, axes=([-1], [0])).mean())
 
 
-def clahe_lab(rgb: np.ndarray, clip_limit: float = 2.0, tile_grid: tuple[int, int] = (8, 8)) -> np.ndarray:
-    """CLAHE on CIELAB L of an HxWx3 float32 sRGB image in [0, 1]; a and b are kept."""
+def _bands(height: int, rows: int = 256):
+    for top in range(0, height, rows):
+        yield top, min(height, top + rows)
+
+
+def _equalised_lightness(pixels: np.ndarray, clip_limit: float, tile_grid: tuple[int, int]) -> np.ndarray:
+    """CLAHE of CIELAB L as 16-bit levels (0..65535), built band by band from `pixels`."""
     import cv2
 
-    lab = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.float32), cv2.COLOR_RGB2Lab)
-    lightness = lab[:, :, 0]  # 0..100
-    levels = np.rint(np.clip(lightness, 0, 100) * ((_L_LEVELS - 1) / 100.0)).astype(np.uint16)
+    levels = np.empty(pixels.shape[:2], np.uint16)
+    for top, bottom in _bands(pixels.shape[0]):
+        lab = cv2.cvtColor(to_float(pixels[top:bottom]), cv2.COLOR_RGB2Lab)
+        levels[top:bottom] = np.rint(np.clip(lab[:, :, 0], 0, 100) * ((_L_LEVELS - 1) / 100.0)).astype(np.uint16)
     scale = 65536 // _L_LEVELS
     clahe = cv2.createCLAHE(clipLimit=float(clip_limit) * scale, tileGridSize=tuple(int(t) for t in tile_grid))
-    equalised = clahe.apply(levels)  # CLAHE's lookup tables span 0..65535 whatever the input range
-    lab[:, :, 0] = equalised.astype(np.float32) * (100.0 / 65535.0)
-    out = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
-    return np.clip(out, 0.0, 1.0)
+    return clahe.apply(levels)  # CLAHE's lookup tables span 0..65535 whatever the input range
+
+
+def _rebuild(pixels: np.ndarray, equalised: np.ndarray, top: int, bottom: int) -> np.ndarray:
+    """RGB float of rows top..bottom with L replaced by the equalised lightness (a and b kept)."""
+    import cv2
+
+    lab = cv2.cvtColor(to_float(pixels[top:bottom]), cv2.COLOR_RGB2Lab)
+    lab[:, :, 0] = equalised[top:bottom].astype(np.float32) * (100.0 / 65535.0)
+    return np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), 0.0, 1.0)
+
+
+def clahe_lab(rgb: np.ndarray, clip_limit: float = 2.0, tile_grid: tuple[int, int] = (8, 8)) -> np.ndarray:
+    """CLAHE on CIELAB L of an HxWx3 float32 sRGB image in [0, 1]; a and b are kept."""
+    rgb = np.asarray(rgb, dtype=np.float32)
+    equalised = _equalised_lightness(rgb, clip_limit, tile_grid)
+    return _rebuild(rgb, equalised, 0, rgb.shape[0])
 
 
 def auto_gain(rgb: np.ndarray, target_luma: float, max_gain: float) -> float:
     """The factor that brings mean luma to `target_luma`, within [1, max_gain] (never darkens)."""
-    current = mean_luma(rgb)
+    return _gain_for(mean_luma(rgb), target_luma, max_gain)
+
+
+def _gain_for(current: float, target_luma: float, max_gain: float) -> float:
     if current <= 1e-6:
         return max_gain
     return float(np.clip(target_luma / current, 1.0, max_gain))
 
 
-def enhance_clahe(rgb: np.ndarray, settings: ClaheSettings = ClaheSettings()) -> np.ndarray:
-    """CLAHE on L, then linear brightening (auto or fixed gain). HxWx3 float32 in, same out."""
-    equalised = clahe_lab(rgb, settings.clip_limit, settings.tile_grid)
-    gain = settings.gain if settings.gain is not None else auto_gain(equalised, settings.target_luma, settings.max_gain)
-    return np.clip(equalised * np.float32(gain), 0.0, 1.0)
+def enhance_clahe(pixels: np.ndarray, settings: ClaheSettings = ClaheSettings()) -> np.ndarray:
+    """CLAHE on L, then linear brightening (auto or fixed gain).
+
+    HxWx3 in any of the photo dtypes (uint8, uint16, float32 in [0, 1]) and the same dtype out.
+    Works in bands of rows: beyond the input and output, memory is about 4 bytes per pixel.
+    """
+    equalised = _equalised_lightness(pixels, settings.clip_limit, settings.tile_grid)
+    gain = settings.gain
+    if gain is None:
+        total = sum(float((_rebuild(pixels, equalised, t, b) @ LUMA_WEIGHTS).sum()) for t, b in _bands(pixels.shape[0]))
+        gain = _gain_for(total / (pixels.shape[0] * pixels.shape[1]), settings.target_luma, settings.max_gain)
+    out = np.empty_like(pixels)
+    for top, bottom in _bands(pixels.shape[0]):
+        out[top:bottom] = from_float(_rebuild(pixels, equalised, top, bottom) * np.float32(gain), pixels.dtype)
+    return out

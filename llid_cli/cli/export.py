@@ -30,7 +30,7 @@ def command(name, weights, output, fp16, opset, tiling, check_photo) -> None:
     from llid_cli.errors import LlidError, ModelError
     from llid_cli.io import read_image
     from llid_cli.models.context import has_global_stats
-    from llid_cli.models.weights import load_model, read_weights
+    from llid_cli.models.weights import example_photo, load_model, read_weights
 
     console = Console(stderr=True)
     if name is None and weights is None:
@@ -49,7 +49,7 @@ def command(name, weights, output, fp16, opset, tiling, check_photo) -> None:
             export_onnx(model, extra, mode, opset, fp16)
             written.append(extra)
 
-    photo = check_photo or Path(__file__).resolve().parents[2] / "examples" / "dark-kodim23.jpg"
+    photo = check_photo or example_photo()
     if photo.is_file():
         pixels = read_image(photo).to_float_rgb()[:256, :256]  # a crop keeps the check quick
         image = np.ascontiguousarray(pixels.transpose(2, 0, 1))[None]

@@ -90,7 +90,7 @@ def build_model_runner(name: str, weights: str | None, clahe_settings, options: 
 
     def run(pixels: np.ndarray) -> np.ndarray:
         if spec.pre == "clahe":
-            pixels = from_float(enhance_clahe(to_float(pixels), clahe_settings), pixels.dtype)
+            pixels = enhance_clahe(pixels, clahe_settings)
         height, width = pixels.shape[:2]
         if height <= tiler.tile and width <= tiler.tile:
             return from_float(backend.run_batch(to_float(pixels)[None])[0], pixels.dtype)
