@@ -77,3 +77,18 @@ def info(name: str) -> None:
     elif spec.learned:
         card.add_row("weights", f"not trained yet (expected {path})")
     Console().print(card)
+
+
+@command.command("pull")
+@click.argument("name")
+@click.option("--repo", default=None, help="Hugging Face Hub repository [default: LLID_HUB_REPO or llid/weights].")
+@click.option("--revision", default="main", show_default=True, help="Branch, tag or commit.")
+@click.option("--sha256", default=None, help="Expected sha256 of the file (else llid's record or the hub's).")
+def pull(name: str, repo: str | None, revision: str, sha256: str | None) -> None:
+    """Download NAME's weights into the user cache, verified by sha256 (the only networked command)."""
+    from rich.console import Console
+
+    from llid_cli.models.hub import pull as pull_weights
+
+    path = pull_weights(name, repo, revision, sha256)
+    Console(stderr=True).print(f"{name}: verified and saved to {path}")

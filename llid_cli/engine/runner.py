@@ -28,11 +28,17 @@ class EngineOptions:
 
 
 def default_weights_path(name: str) -> Path | None:
+    """The model's shipped weights, else a copy pulled with `llid models pull`, else the shipped path."""
     from llid_cli.models import get_spec
+    from llid_cli.models.hub import pulled_dir
     from llid_cli.models.weights import weights_dir
 
     spec = get_spec(name)
-    return None if spec.weights is None else weights_dir() / spec.weights
+    if spec.weights is None:
+        return None
+    shipped = weights_dir() / spec.weights
+    pulled = pulled_dir() / spec.weights
+    return pulled if not shipped.is_file() and pulled.is_file() else shipped
 
 
 def build_backend(model, info, options: EngineOptions):

@@ -1,0 +1,43 @@
+"""Make the README's before/after strip from real dark photos (no references exist for them).
+
+    python examples/make_strip.py OUT.jpg --weights W.safetensors PHOTO [PHOTO ...]
+
+Each photo is enhanced at full resolution (large ones are tiled by the engine), then the input
+(top) and output (bottom) are scaled to the same height and laid side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import cv2
+import numpy as np
+
+from llid_cli.io import Image, WriteOptions, read_image, write_image
+from llid_cli.metrics import to_uint8
+from llid_cli.pipeline import EnhanceOptions, Pipeline
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("out")
+    parser.add_argument("photos", nargs="+")
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--weights", default=None)
+    parser.add_argument("--height", type=int, default=200)
+    args = parser.parse_args()
+    pipeline = Pipeline(EnhanceOptions(model=args.model, weights=args.weights))
+    columns = []
+    for path in args.photos:
+        image = read_image(path)
+        pair = [to_uint8(image.pixels), to_uint8(pipeline.enhance_image(image).pixels)]
+        scale = args.height / pair[0].shape[0]
+        size = (round(pair[0].shape[1] * scale), args.height)
+        columns.append(np.vstack([cv2.resize(p, size, interpolation=cv2.INTER_AREA) for p in pair]))
+    gap = np.full((2 * args.height, 4, 3), 255, np.uint8)
+    strip = np.hstack([c if i == 0 else np.hstack([gap, c]) for i, c in enumerate(columns)])
+    write_image(Image(pixels=strip), args.out, WriteOptions(quality=85))
+
+
+if __name__ == "__main__":
+    main()
