@@ -24,7 +24,10 @@ class EngineOptions:
     overlap: int = 32
     threads: int = 0
     batch_size: int = 1
-    context_pixels: int = 4_000_000  # global statistics are measured on the photo down-scaled to this
+    # Global statistics are measured on the photo down-scaled to at most this many pixels, and never
+    # more than one tile holds (so the context pass fits the same memory as a tile). Statistics are
+    # means: on a real 1080p frame, 0.25 MP of context still matched the whole image at 57-92 dB.
+    context_pixels: int = 1_000_000
 
 
 def default_weights_path(name: str) -> Path | None:
@@ -102,7 +105,8 @@ def build_model_runner(name: str, weights: str | None, clahe_settings, options: 
             return from_float(backend.run_batch(to_float(pixels)[None])[0], pixels.dtype)
         if not backend.global_stats:
             return tiler(pixels)
-        scale = min(1.0, (options.context_pixels / (height * width)) ** 0.5)
+        budget = min(options.context_pixels, tiler.tile * tiler.tile)
+        scale = min(1.0, (budget / (height * width)) ** 0.5)
         whole = to_float(pixels)
         if scale < 1.0:
             whole = cv2.resize(whole, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
