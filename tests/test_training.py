@@ -207,3 +207,21 @@ def test_ema_warms_up_so_early_weights_fade():
     # A fixed 0.999 would still be at 1 - 0.999**300 = 0.26 of the way; the warm-up is nearly there.
     assert float(ema.model.weight.mean()) > 0.95
     assert ema.current_decay() < 0.999
+
+
+def test_killed_data_workers_stop_the_run_with_a_checkpoint(tmp_path, tiny_datasets, monkeypatch):
+    """`kill` of the process group ends the workers first; the run must still checkpoint."""
+    config = shrink(load_config(CONFIGS[0]), tiny_datasets)
+    config.train.steps, config.train.ckpt_every = 6, 100
+    trainer = Trainer(config, tmp_path / "run", device="cpu")
+    real_step = trainer._train_step
+
+    def step(low, ref):
+        if trainer.step == 3:
+            raise RuntimeError("DataLoader worker (pid 1234) is killed by signal: Terminated.")
+        return real_step(low, ref)
+
+    monkeypatch.setattr(trainer, "_train_step", step)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    assert Trainer.resume(tmp_path / "run", device="cpu").step == 3

@@ -19,6 +19,18 @@ def _weights_status(spec) -> str:
     return path.name if path is not None and path.is_file() else "not trained yet"
 
 
+def _parameters(spec) -> int:
+    """Of the shipped weights' architecture when there are weights, else of the default preset."""
+    from llid_cli.engine.runner import default_weights_path
+    from llid_cli.models.weights import read_weights
+
+    path = default_weights_path(spec.name)
+    if path is not None and path.is_file():
+        _, info = read_weights(path)
+        return sum(p.numel() for p in spec.builder(**info.arch_args).parameters())
+    return spec.parameter_count()
+
+
 @command.command("list")
 def list_models() -> None:
     """The registered models as a table."""
@@ -37,7 +49,7 @@ def list_models() -> None:
     table.add_column("description", overflow="fold", ratio=2)
     for spec in all_specs():
         name = spec.name + (" (default)" if spec.name == DEFAULT_MODEL else "")
-        params = f"{spec.parameter_count() / 1e6:.2f} M" if spec.learned else "-"
+        params = f"{_parameters(spec) / 1e6:.2f} M" if spec.learned else "-"
         table.add_row(name, params, str(spec.input_multiple), ", ".join(spec.global_ops) or "-",
                       _weights_status(spec), spec.description)
     Console().print(table)

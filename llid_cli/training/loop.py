@@ -141,6 +141,14 @@ class Trainer:
             self.save_checkpoint()
             self.log.plot()
             raise
+        except RuntimeError as exc:
+            # A kill of the whole process group reaches the data-loading workers first; PyTorch then
+            # reports their death. That is a stop like Ctrl-C: checkpoint, then stop.
+            if "DataLoader worker" not in str(exc):
+                raise
+            self.save_checkpoint()
+            self.log.plot()
+            raise KeyboardInterrupt from exc
         self.log.plot()
         best = self.run_dir / "best.safetensors"
         if not best.exists():  # no validation set: the final weights are the result
