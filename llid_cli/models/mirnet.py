@@ -13,6 +13,10 @@ Interpretations:
   convolution, to avoid checkerboard artefacts).
 - The paper's configuration is preset "paper" (64 features, 3 RRGs x 2 MRBs, 3 scales, 2 columns);
   "default" is sized for a CPU. The output is clamp(input + residual, 0, 1).
+- Every column of an MRB has its own DAUs, fusions and resamplers, as the paper's figure draws
+  them. The authors' code builds a scale's DAUs as `[DAU(...)] * width` (one module repeated, so
+  shared across columns) and keys resamplers in dictionaries, which is why its published count is
+  31.8 M parameters while preset "paper" here has 44.5 M.
 - Channel attention (DAU) and SKFF pool over the whole image: global operations for tiling.
 """
 
