@@ -98,7 +98,8 @@ class Pipeline:
         self.write = write
         self.max_pixels = max_pixels
         self.model_name = resolve_model_name(options)
-        self._enhance = build_enhancer(options)
+        # Resolved once: with only --weights, naming the model means reading the file.
+        self._enhance = build_enhancer(replace(options, model=self.model_name))
 
     def enhance_image(self, image: Image) -> Image:
         pixels = image.pixels

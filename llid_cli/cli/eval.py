@@ -126,16 +126,16 @@ def _print(results, payload, console) -> None:
     table.add_column("image", overflow="fold")
     for name in names:
         table.add_column(name.upper(), justify="right")
-    if payload["lpips"] == "unavailable":
+    # LPIPS asked for but not available is shown as such, never left out silently.
+    unavailable = ["unavailable"] if payload["lpips"] == "unavailable" else []
+    if unavailable:
         table.add_column("LPIPS", justify="right")
     for r in results:
         if r.error is None:
-            row = [fmt(n, r.metrics.get(n)) for n in names] + (["unavailable"] if payload["lpips"] == "unavailable" else [])
-            table.add_row(r.name, *row)
+            table.add_row(r.name, *[fmt(n, r.metrics.get(n)) for n in names], *unavailable)
     table.add_section()
     for label in ("mean", "median"):
-        row = [fmt(n, payload["summary"][label].get(n)) for n in names]
-        table.add_row(f"[bold]{label}", *row, *(["unavailable"] if payload["lpips"] == "unavailable" else []))
+        table.add_row(f"[bold]{label}", *[fmt(n, payload["summary"][label].get(n)) for n in names], *unavailable)
     console.print(table)
     if "gt_mean_summary" in payload:
         gm = payload["gt_mean_summary"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -61,14 +61,6 @@ class Image:
         if rgb.ndim == 2:
             rgb = np.repeat(rgb[:, :, None], 3, axis=2)
         return rgb
-
-    def with_float_rgb(self, rgb: np.ndarray) -> "Image":
-        """A copy holding `rgb` (HxWx3 float in [0, 1]) in this image's bit depth and mode."""
-        if rgb.shape[:2] != self.pixels.shape[:2]:
-            raise ValueError(f"size changed: {self.pixels.shape[:2]} -> {rgb.shape[:2]}")
-        if self.is_gray:
-            rgb = rgb @ LUMA_WEIGHTS
-        return replace(self, pixels=from_float(rgb, self.pixels.dtype))
 
 
 def to_float(pixels: np.ndarray) -> np.ndarray:

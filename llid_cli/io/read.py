@@ -17,7 +17,7 @@ import numpy as np
 
 from llid_cli.errors import ImageReadError, ImageTooLargeError, UnsupportedFormatError
 from llid_cli.io.formats import read_format
-from llid_cli.io.image import Image
+from llid_cli.io.image import Image, from_float, to_float
 from llid_cli.io.metadata import apply_orientation, exif_upright
 
 DEFAULT_MAX_PIXELS = 250_000_000
@@ -203,9 +203,8 @@ def _tiff_channels(path: Path, arr: np.ndarray, photometric: int, n_extra: int):
     channels = arr.shape[2]
     alpha = None
     if photometric == 5:  # SEPARATED (CMYK)
-        cmyk = arr[:, :, :4].astype(np.float32) / (255.0 if arr.dtype == np.uint8 else 65535.0 if arr.dtype == np.uint16 else 1.0)
+        cmyk = to_float(np.ascontiguousarray(arr[:, :, :4]))
         rgb = (1 - cmyk[:, :, :3]) * (1 - cmyk[:, :, 3:4])
-        from llid_cli.io.image import from_float
         return from_float(rgb, arr.dtype), None
     if channels in (2, 4) and n_extra:
         alpha = np.ascontiguousarray(arr[:, :, -1])

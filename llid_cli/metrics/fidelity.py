@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from llid_cli.io.image import convert_depth, from_float
+
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """8-bit version of a uint8/uint16/float-in-[0,1] image (rounded)."""
-    if image.dtype == np.uint8:
-        return image
-    if image.dtype == np.uint16:
-        return np.rint(image.astype(np.float64) / 257.0).astype(np.uint8)
-    return np.rint(np.clip(image, 0, 1) * 255.0).astype(np.uint8)
+    if image.dtype.kind == "f":
+        return from_float(image, np.uint8)
+    return convert_depth(image, np.uint8)
 
 
 def psnr(pred: np.ndarray, ref: np.ndarray) -> float:

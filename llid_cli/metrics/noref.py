@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-_LUMA = np.array([0.299, 0.587, 0.114])
+from llid_cli.io.image import LUMA_WEIGHTS
 
 
 def luma(rgb8: np.ndarray) -> np.ndarray:
-    return (rgb8.astype(np.float64) @ _LUMA) / 255.0 if rgb8.ndim == 3 else rgb8.astype(np.float64) / 255.0
+    gray = rgb8.astype(np.float64) @ LUMA_WEIGHTS.astype(np.float64) if rgb8.ndim == 3 else rgb8.astype(np.float64)
+    return gray / 255.0
 
 
 def noise_sigma(gray: np.ndarray) -> float:

@@ -6,10 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llid_cli.io.image import LUMA_WEIGHTS
 from llid_cli.models.context import GlobalStats
 
 # Rec. 601 weights, as used by the YCbCr conversion of JPEG (full range).
-_LUMA = (0.299, 0.587, 0.114)
+_LUMA = tuple(LUMA_WEIGHTS.tolist())
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 from llid_cli.errors import ModelError
+from llid_cli.io.atomic import atomic_write_bytes
 from llid_cli.models.weights import file_sha256, read_weights
 
 DEFAULT_REPO = "llid/weights"
@@ -63,10 +63,7 @@ def pull(name: str, repo: str | None = None, revision: str = "main", sha256: str
     if info.architecture != name:
         raise ModelError(f"{where} holds '{info.architecture}' weights, not '{name}'")
     target = pulled_dir() / spec.weights
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.pull")
-    shutil.copyfile(downloaded, tmp)
-    os.replace(tmp, target)
+    atomic_write_bytes(target, downloaded.read_bytes())  # weights files are at most tens of MB
     return target
 
 

@@ -19,6 +19,7 @@ import torch
 
 from llid_cli.errors import ConfigError
 from llid_cli.io import is_readable_name, read_image
+from llid_cli.io.image import from_float, to_float
 from llid_cli.training.config import SourceConfig
 from llid_cli.training.synthetic import LowLightSettings, degrade
 
@@ -35,12 +36,12 @@ class ImageStore:
     def get(self, path: Path, pre: Pre = None) -> np.ndarray:
         key = (str(path), pre is not None)
         if key in self._images:
-            return self._images[key].astype(np.float32) / 255.0
+            return to_float(self._images[key])
         rgb = read_image(path).to_float_rgb()
         if pre is not None:
             rgb = pre(rgb)
         if self.cache:
-            self._images[key] = np.rint(rgb * 255).astype(np.uint8)
+            self._images[key] = from_float(rgb, np.uint8)
         return rgb
 
 

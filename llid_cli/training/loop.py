@@ -182,14 +182,13 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self, val) -> tuple[float, float]:
-        net = self.ema.model if self.ema is not None else self.model
-        net.eval()
+        from llid_cli.engine.torch_backend import TorchBackend
+
+        # The same inference path as `llid enhance` (eval mode, the training's device).
+        backend = TorchBackend(self.ema.model if self.ema is not None else self.model, str(self.device))
         scores = []
         for _, low, ref in val:
-            tensor = torch.from_numpy(np.ascontiguousarray(low.transpose(2, 0, 1)))[None].to(self.device)
-            with torch.inference_mode():
-                out = net(tensor)[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
-            pred8, ref8 = to_uint8(out), to_uint8(ref)
+            pred8, ref8 = to_uint8(backend.run_batch(low[None])[0]), to_uint8(ref)
             scores.append((psnr(pred8, ref8), ssim(pred8, ref8)))
         mean_psnr, mean_ssim = (float(v) for v in np.mean(scores, axis=0))
         self.schedule.observe(mean_psnr)
