@@ -21,7 +21,7 @@ CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
 
 def shrink(config, data):
     """The committed config's model, losses, optimiser and schedule; tiny data, widths and steps."""
-    config.model.preset, config.model.args = "tiny", {}
+    config.model.preset, config.model.args, config.model.init = "tiny", {}, ""
     config.data.train = [SourceConfig("manifest", str(data["manifest"]), 1.0),
                          SourceConfig("synthetic", str(data["clean"]), 0.5)]
     config.data.val = SourceConfig("manifest", str(data["manifest"]))
@@ -105,6 +105,64 @@ def test_samples_are_a_function_of_seed_and_index(tiny_datasets):
     assert not torch.equal(a[1][0], a[2][0])
 
 
+def test_rescaled_patches_can_show_the_whole_scene(tmp_path):
+    import cv2
+
+    from llid_cli.io import Image, write_image
+    from llid_cli.training.data import ImageStore, TrainPairs
+
+    rng = np.random.default_rng(1)
+    ref = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    low = (ref // 4).astype(np.uint8)
+    (tmp_path / "s").mkdir()
+    write_image(Image(pixels=ref), tmp_path / "s" / "ref.png")
+    write_image(Image(pixels=low), tmp_path / "s" / "low.png")
+    (tmp_path / "manifest.json").write_text('[{"scene": "s", "ref": "ref.png", "low": [{"file": "low.png"}]}]')
+    sources = [SourceConfig("manifest", str(tmp_path))]
+
+    # The smallest allowed scale shrinks the short side to the patch: the patch spans the full height.
+    whole = TrainPairs(sources, 32, seed=0, store=ImageStore(True), scale=(0.01, 0.01))
+    small_ref = cv2.resize(ref.astype(np.float32) / 255, (48, 32), interpolation=cv2.INTER_AREA)
+
+    def is_window_of(patch, image):
+        views = [np.rot90(image, k) for k in range(4)]
+        for view in views + [v[:, ::-1] for v in views]:
+            for y in range(view.shape[0] - 31):
+                for x in range(view.shape[1] - 31):
+                    if np.abs(view[y : y + 32, x : x + 32] - patch).max() < 1e-6:
+                        return True
+        return False
+
+    for index in range(6):
+        patch = whole[index][1].numpy().transpose(1, 2, 0)
+        assert is_window_of(patch, small_ref)
+    # Scales are drawn per sample, deterministically; without `scale` the native pixels are cropped.
+    mixed = TrainPairs(sources, 32, seed=0, store=ImageStore(False), scale=(0.25, 1.0))
+    assert all(torch.equal(x, y) for x, y in zip(mixed[3], TrainPairs(sources, 32, 0, ImageStore(True), scale=(0.25, 1.0))[3]))
+    native = TrainPairs(sources, 32, seed=0, store=ImageStore(True))[0][1].numpy()
+    assert set(np.unique(np.rint(native * 255))) <= set(np.unique(ref))
+
+
+def test_fine_tuning_starts_from_the_given_weights(tmp_path, tiny_datasets):
+    config = shrink(load_config(CONFIGS[0]), tiny_datasets)
+    config.model.type = "unet"
+    config.train.steps = 2
+    first = Trainer(config, tmp_path / "first", device="cpu").fit()
+    start, _ = load_model(first)
+
+    config.model.init = str(first)
+    tuned = Trainer(config, tmp_path / "tuned", device="cpu")
+    for name, value in start.state_dict().items():
+        assert torch.equal(tuned.model.state_dict()[name], value), name
+
+    config.model.args = {"base": 6}
+    with pytest.raises(ConfigError, match="model.init: these are 'unet' weights"):
+        Trainer(config, tmp_path / "other", device="cpu")
+    config.model.init = str(tmp_path / "missing.safetensors")
+    with pytest.raises(ConfigError, match="weights file not found"):
+        Trainer(config, tmp_path / "missing", device="cpu")
+
+
 @pytest.mark.parametrize("raw,message", [
     ({"modle": {}}, "unknown key 'modle'"),
     ({"model": {"type": "unet", "presett": "x"}}, "unknown key 'model.presett'"),
@@ -114,6 +172,7 @@ def test_samples_are_a_function_of_seed_and_index(tiny_datasets):
     ({"loss": [{"type": "l3"}]}, "loss type 'l3'"),
     ({"data": {"train": []}}, "needs at least one source"),
     ({"data": {"train": [{"type": "ftp", "root": "x"}]}}, "'ftp' is not one of"),
+    ({"data": {"scale": [0.5, 2.0]}}, "data.scale must be"),
 ])
 def test_bad_configs_name_the_problem(raw, message):
     raw.setdefault("data", {}).setdefault("train", [{"type": "manifest", "root": "somewhere"}])

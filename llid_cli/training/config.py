@@ -22,6 +22,7 @@ class ModelConfig:
     type: str = "unet"
     preset: str = "default"
     args: dict[str, Any] = field(default_factory=dict)  # overrides of the preset's arguments
+    init: str = ""  # start from these weights (fine-tuning); "" starts from the random init
 
 
 @dataclass
@@ -40,6 +41,10 @@ class DataConfig:
     train: list[SourceConfig] = field(default_factory=list)
     val: SourceConfig | None = None
     patch_size: int = 256
+    # Random rescale before cropping, log-uniform in [min, max] (never so small that the image
+    # is smaller than a patch). Below 1 a patch shows more of the scene, which teaches the
+    # whole-image exposure that a full-resolution crop cannot see.
+    scale: list[float] = field(default_factory=lambda: [1.0, 1.0])
     batch_size: int = 8
     workers: int = 0
     cache: bool = True  # decode every image once and keep it in memory
@@ -233,6 +238,8 @@ def _validate(config: TrainConfig) -> None:
             raise ConfigError("a data source's weight must be >= 0")
     if sum(s.weight for s in config.data.train) <= 0:
         raise ConfigError("data.train: the source weights add up to zero")
+    if len(config.data.scale) != 2 or not 0 < config.data.scale[0] <= config.data.scale[1] <= 1:
+        raise ConfigError("data.scale must be [min, max] with 0 < min <= max <= 1")
     if config.data.patch_size < 8 or config.data.batch_size < 1:
         raise ConfigError("data.patch_size must be >= 8 and data.batch_size >= 1")
     if config.optim.type not in ("adam", "adamw"):

@@ -112,6 +112,20 @@ def _crop(images: list[np.ndarray], patch: int, rng: np.random.Generator) -> lis
     return [im[top : top + patch, left : left + patch] for im in images]
 
 
+def _rescale(images: list[np.ndarray], patch: int, scale: tuple[float, float], rng: np.random.Generator) -> list[np.ndarray]:
+    """Shrink every image by one factor drawn log-uniformly from `scale` (area-averaged)."""
+    import cv2
+
+    height, width = images[0].shape[:2]
+    low = max(scale[0], min(1.0, patch / min(height, width)))
+    high = max(low, scale[1])
+    factor = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    size = (max(patch, round(width * factor)), max(patch, round(height * factor)))
+    if size == (width, height):
+        return images
+    return [cv2.resize(im, size, interpolation=cv2.INTER_AREA) for im in images]
+
+
 def _augment(images: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
     k = int(rng.integers(0, 4))
     flip = bool(rng.integers(0, 2))
@@ -131,8 +145,10 @@ def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
 class TrainPairs(torch.utils.data.Dataset):
     """Index k -> (low, reference) patches as 3 x P x P tensors, deterministic in (seed, k)."""
 
-    def __init__(self, sources: list[SourceConfig], patch: int, seed: int, store: ImageStore, pre: Pre = None):
+    def __init__(self, sources: list[SourceConfig], patch: int, seed: int, store: ImageStore, pre: Pre = None,
+                 scale: tuple[float, float] = (1.0, 1.0)):
         self.patch, self.seed, self.store, self.pre = patch, seed, store, pre
+        self.scale = (float(scale[0]), float(scale[1]))
         self.sources: list[tuple[str, object]] = []
         weights = []
         for source in sources:
@@ -169,6 +185,11 @@ class TrainPairs(torch.utils.data.Dataset):
                 for path in data[0]:
                     self.store.get(path)
 
+    def _rescaled(self, images: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+        if self.scale == (1.0, 1.0):
+            return images  # no draw: runs without rescaling keep their exact sample stream
+        return _rescale(images, self.patch, self.scale, rng)
+
     def __len__(self) -> int:
         return 2**62  # a stream: the sampler decides which indices are drawn
 
@@ -177,10 +198,13 @@ class TrainPairs(torch.utils.data.Dataset):
         kind, data = self.sources[int(rng.choice(len(self.sources), p=self.weights))]
         if kind == "pairs":
             low_path, ref_path = data.pairs[int(rng.integers(len(data)))]
-            low, ref = _crop([self.store.get(low_path, self.pre), self.store.get(ref_path)], self.patch, rng)
+            pair = [self.store.get(low_path, self.pre), self.store.get(ref_path)]
+            low, ref = _crop(self._rescaled(pair, rng), self.patch, rng)
         else:
             files, settings = data
-            (ref,) = _crop([self.store.get(files[int(rng.integers(len(files)))])], self.patch, rng)
+            # Rescaled before degrading, so the noise keeps its per-pixel statistics at every scale.
+            clean = [self.store.get(files[int(rng.integers(len(files)))])]
+            (ref,) = _crop(self._rescaled(clean, rng), self.patch, rng)
             low = degrade(ref, rng, settings)
             if self.pre is not None:
                 low = self.pre(low)

@@ -65,6 +65,8 @@ class Trainer:
             self.model = self.spec.builder(**self.arch_args).to(self.device)
         except TypeError as exc:
             raise ConfigError(f"model.args do not fit '{self.spec.name}': {exc}") from exc
+        if config.model.init:
+            self._init_from(Path(config.model.init))
         # NHWC: about 15 % more samples/s for CPU training here (benchmarks/channels_last.py: 1.3-1.5x
         # for inference).
         self.memory_format = torch.channels_last if self.device.type == "cpu" else torch.contiguous_format
@@ -111,7 +113,7 @@ class Trainer:
         cfg = self.config
         self.save_config()
         store = ImageStore(cfg.data.cache)
-        dataset = TrainPairs(cfg.data.train, cfg.data.patch_size, cfg.train.seed, store, self.pre)
+        dataset = TrainPairs(cfg.data.train, cfg.data.patch_size, cfg.train.seed, store, self.pre, tuple(cfg.data.scale))
         self.data_description = dataset.describe()
         if cfg.data.cache:
             dataset.preload()
@@ -206,6 +208,20 @@ class Trainer:
                 record[key] = value
         self.log.write(record)
         self.on_event(event)
+
+    def _init_from(self, path: Path) -> None:
+        """Fine-tuning: start from a weights file of the same architecture and arguments."""
+        from llid_cli.errors import ModelError
+        from llid_cli.models.weights import read_weights
+
+        try:
+            state, info = read_weights(path)
+        except ModelError as exc:
+            raise ConfigError(f"model.init: {exc.reason}", path) from None
+        if info.architecture != self.spec.name or info.arch_args != self.arch_args:
+            raise ConfigError(f"model.init: these are '{info.architecture}' weights with {info.arch_args}, "
+                              f"not '{self.spec.name}' with {self.arch_args}", path)
+        self.model.load_state_dict(state, strict=True)
 
     # ----------------------------------------------------------------- state
     def save_checkpoint(self) -> Path:
