@@ -23,7 +23,7 @@ from llid_cli.io.write import same_file
 
 PixelFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 in the photo's own dtype -> the same
 
-DEFAULT_MODEL = "resse"  # best on sice/val and the fastest learned model at 12 MP (README)
+DEFAULT_MODEL = "resse"  # the best on sice/val; why it beats the faster unet: README, model cards
 
 
 @dataclass(frozen=True)

@@ -65,22 +65,14 @@ def hub(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
     monkeypatch.setenv("LLID_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    # An installation without shipped weights: a shipped file would take precedence over a pulled one.
+    (tmp_path / "no-shipped").mkdir()
+    monkeypatch.setattr("llid_cli.models.weights.weights_dir", lambda: tmp_path / "no-shipped")
     yield files, requests
     server.shutdown()
 
 
-def _unshipped() -> str:
-    """A learned model with no file in weights/ (shipped files take precedence over the cache)."""
-    from llid_cli.models import all_specs
-    from llid_cli.models.weights import weights_dir
-
-    return next(s.name for s in all_specs() if s.learned and not (weights_dir() / s.weights).exists())
-
-
-NAME = _unshipped()
-
-
-def _weights_bytes(tmp_path, name=NAME) -> bytes:
+def _weights_bytes(tmp_path, name="resse") -> bytes:
     torch.manual_seed(0)
     spec = get_spec(name)
     path = tmp_path / "w.safetensors"
@@ -91,31 +83,31 @@ def _weights_bytes(tmp_path, name=NAME) -> bytes:
 def test_pull_downloads_verifies_and_is_used_by_enhance(tmp_path, hub):
     files, requests = hub
     data = _weights_bytes(tmp_path)
-    files[f"someone/llid-weights/{NAME}.safetensors"] = data
-    result = CliRunner().invoke(cli, ["models", "pull", NAME, "--repo", "someone/llid-weights", "--revision", "v1"])
+    files["someone/llid-weights/resse.safetensors"] = data
+    result = CliRunner().invoke(cli, ["models", "pull", "resse", "--repo", "someone/llid-weights", "--revision", "v1"])
     assert result.exit_code == 0, result.output
-    target = tmp_path / "cache" / "weights" / f"{NAME}.safetensors"
+    target = tmp_path / "cache" / "weights" / "resse.safetensors"
     assert target.read_bytes() == data
-    assert any(r.startswith(f"GET /someone/llid-weights/{NAME}/v1/") or "resolve/v1" in r for r in requests)
+    assert any(r.startswith("GET /someone/llid-weights/resse/v1/") or "resolve/v1" in r for r in requests)
 
     from llid_cli.engine.runner import default_weights_path
 
-    assert default_weights_path(NAME) == target
+    assert default_weights_path("resse") == target
     from conftest import gradient_rgb, write_jpeg
 
     photo = write_jpeg(tmp_path / "dark.jpg", gradient_rgb(40, 50, dark=0.2))
     requests.clear()
-    result = CliRunner().invoke(cli, ["enhance", str(photo), "-o", str(tmp_path / "o.png"), "--model", NAME])
+    result = CliRunner().invoke(cli, ["enhance", str(photo), "-o", str(tmp_path / "o.png"), "--model", "resse"])
     assert result.exit_code == 0, result.output
     assert requests == []  # enhancing never touches the network
 
 
 def test_pull_refuses_a_file_that_does_not_match_its_sha256(tmp_path, hub):
     files, _ = hub
-    files[f"llid/weights/{NAME}.safetensors"] = _weights_bytes(tmp_path)
-    result = CliRunner().invoke(cli, ["models", "pull", NAME, "--sha256", "ab" * 32])
+    files["llid/weights/resse.safetensors"] = _weights_bytes(tmp_path)
+    result = CliRunner().invoke(cli, ["models", "pull", "resse", "--sha256", "ab" * 32])
     assert result.exit_code == 1 and "sha256 mismatch" in result.output
-    assert not (tmp_path / "cache" / "weights" / f"{NAME}.safetensors").exists()
+    assert not (tmp_path / "cache" / "weights" / "resse.safetensors").exists()
 
 
 def test_pull_refuses_weights_of_another_architecture(tmp_path, hub):
