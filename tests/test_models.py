@@ -97,8 +97,8 @@ def test_registry_records_what_tiling_needs():
         assert spec.description and spec.origin
         if spec.learned:
             assert spec.parameter_count() > 0 and spec.weights.endswith(".safetensors")
-    assert get_spec("unet").global_ops == ()
-    assert get_spec("mirnet").global_ops and get_spec("resse").global_ops and get_spec("two-stage").global_ops
+    assert get_spec("clahe-cnn").global_ops == ()
+    assert all(get_spec(name).global_ops for name in ("mirnet", "resse", "two-stage", "unet"))
     assert get_spec("mirnet").presets["paper"]["channels"] == 64
     assert get_spec("clahe-cnn").pre == "clahe"
 
@@ -217,3 +217,25 @@ def test_shipped_files_are_found_from_a_checkout_or_a_wheel():
     assert example_photo().is_file()
     installed = (Path(llid_cli.__file__).parent / "_weights").is_dir()
     assert weights_dir().name == ("_weights" if installed else "weights")
+
+
+def test_unet_context_is_optional_and_global():
+    from llid_cli.models.context import has_global_stats
+
+    spec = get_spec("unet")
+    plain = spec.builder(base=4, depth=2)  # weights saved before `context` existed build this
+    gated = spec.builder(base=4, depth=2, context=True)
+    assert not has_global_stats(plain) and has_global_stats(gated)
+    # Only the context gate sees the whole image: darkening the right half changes the left half's
+    # output with it and not without it.
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 32, 128)
+    y = x.clone()
+    y[..., 64:] *= 0.2
+    for model, changes in ((plain, False), (gated, True)):
+        torch.manual_seed(1)
+        for p in model.parameters():
+            torch.nn.init.normal_(p, std=0.3)
+        with torch.no_grad():
+            left = [model.eval()(img)[..., :8] for img in (x, y)]
+        assert (not torch.allclose(left[0], left[1], atol=1e-6)) == changes

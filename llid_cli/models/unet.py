@@ -7,8 +7,10 @@ Interpretations:
 - Block: conv3x3-BN-ReLU-conv3x3-BN, plus a 1x1 conv (+BN) shortcut, then ReLU after the sum.
 - Decoder up-sampling is bilinear x2 followed by the block (no transposed convs: no checkerboard).
 - The sigmoid output is the enhanced image itself (not a residual), as in the seed.
-- Batch norm is per-channel affine at inference, so the network has no global operation; it pads
-  its input to 2**depth.
+- Batch norm is per-channel affine at inference. Without `context` the network has no global
+  operation, and its output exposure follows the input's: a 3x3 network cannot tell a dark scene from
+  a dark corner. `context=True` adds a Squeeze-and-Excitation gate after the bottleneck (an addition
+  to the seed), so the whole photo's statistics reach the decoder. It pads its input to 2**depth.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llid_cli.models.blocks import conv3x3, crop_to, pad_to_multiple
+from llid_cli.models.blocks import SqueezeExcitation, conv3x3, crop_to, pad_to_multiple
 from llid_cli.models.registry import register
 
 
@@ -38,18 +40,20 @@ class ResidualConvBlock(nn.Module):
     "unet",
     description="U-Net of residual conv+BN+ReLU blocks, max-pool encoder, skip concatenations, sigmoid output.",
     origin="U-Net (Ronneberger et al., MICCAI 2015) with residual blocks (seed design 4)",
-    presets={"default": {"base": 24, "depth": 4}, "tiny": {"base": 4, "depth": 2}},
+    presets={"default": {"base": 24, "depth": 4, "context": True}, "tiny": {"base": 4, "depth": 2, "context": True}},
     input_multiple=16,
-    global_ops=(),
+    global_ops=("squeeze-and-excitation at the bottleneck (context=True)",),
     weights="unet.safetensors",
 )
 class ResUNet(nn.Module):
-    def __init__(self, base: int = 24, depth: int = 4):
+    # context defaults to False so that weights saved before the option existed still load.
+    def __init__(self, base: int = 24, depth: int = 4, context: bool = False):
         super().__init__()
         self.multiple = 2**depth
         widths = [base * 2**i for i in range(depth + 1)]
         self.encoders = nn.ModuleList([ResidualConvBlock(3 if i == 0 else widths[i - 1], widths[i]) for i in range(depth)])
         self.bottleneck = ResidualConvBlock(widths[depth - 1], widths[depth])
+        self.context = SqueezeExcitation(widths[depth]) if context else nn.Identity()
         self.decoders = nn.ModuleList(
             [ResidualConvBlock(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(depth))]
         )
@@ -63,7 +67,7 @@ class ResUNet(nn.Module):
             h = encoder(h)
             skips.append(h)
             h = F.max_pool2d(h, 2)
-        h = self.bottleneck(h)
+        h = self.context(self.bottleneck(h))
         for decoder, skip in zip(self.decoders, reversed(skips)):
             h = F.interpolate(h, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             h = decoder(torch.cat([h, skip], dim=1))
