@@ -38,7 +38,7 @@ class ResidualConvBlock(nn.Module):
 
 @register(
     "unet",
-    description="U-Net of residual conv+BN+ReLU blocks, max-pool encoder, skip concatenations, sigmoid output.",
+    description="Residual U-Net: conv+BN+ReLU blocks, max-pool encoder, skip concatenations, sigmoid output, SE gate.",
     origin="U-Net (Ronneberger et al., MICCAI 2015) with residual blocks (seed design 4)",
     presets={"default": {"base": 24, "depth": 4, "context": True}, "tiny": {"base": 4, "depth": 2, "context": True}},
     input_multiple=16,
