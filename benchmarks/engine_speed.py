@@ -25,7 +25,6 @@ def one(photo: str, model: str, backend: str, tile: int, threads: int) -> dict:
 
     import torch
 
-    from llid_cli.classical import ClaheSettings
     from llid_cli.engine.runner import EngineOptions, build_model_runner, default_weights_path
     from llid_cli.io import read_image
     from llid_cli.models import get_spec
@@ -38,7 +37,7 @@ def one(photo: str, model: str, backend: str, tile: int, threads: int) -> dict:
         spec = get_spec(model)
         save_weights(spec.build(), path, model, spec.presets["default"])
     pixels = read_image(photo).pixels
-    runner = build_model_runner(model, str(path), ClaheSettings(),
+    runner = build_model_runner(model, str(path),
                                 EngineOptions(backend=backend, tile=tile, threads=threads))
     base = _rss_mb()  # the runtime, the model and the decoded photo
     start = time.perf_counter()

@@ -15,7 +15,6 @@ import time
 import numpy as np
 import torch
 
-from llid_cli.classical import ClaheSettings
 from llid_cli.engine.runner import EngineOptions, build_model_runner, default_weights_path
 from llid_cli.engine.tiling import positions
 from llid_cli.io import read_image
@@ -54,8 +53,8 @@ def main() -> None:
             save_weights(spec.build(), path, spec.name, spec.presets["default"])
             source = "random"
         start = time.perf_counter()
-        whole = build_model_runner(spec.name, str(path), ClaheSettings(), EngineOptions(backend=args.backend, tile=4096))(pixels)
-        tiled_fn = build_model_runner(spec.name, str(path), ClaheSettings(),
+        whole = build_model_runner(spec.name, str(path), EngineOptions(backend=args.backend, tile=4096))(pixels)
+        tiled_fn = build_model_runner(spec.name, str(path),
                                       EngineOptions(backend=args.backend, tile=args.tile, overlap=args.overlap))
         tiled = tiled_fn(pixels)
         tile = tiled_fn.tiler.tile

@@ -54,7 +54,7 @@ def build_enhancer(options: EnhanceOptions) -> PixelFn:
             raise LlidError("the classical 'clahe' model takes no weights")
         steps.append(_classical(options.clahe))
     else:
-        steps.append(build_model_runner(model, options.weights, options.clahe, options.engine))
+        steps.append(build_model_runner(model, options.weights, options.engine))
 
     def enhance(pixels: np.ndarray) -> np.ndarray:
         for step in steps:

@@ -8,7 +8,6 @@ import torch
 from click.testing import CliRunner
 from conftest import gradient_rgb, write_jpeg
 
-from llid_cli.classical import ClaheSettings
 from llid_cli.cli import cli
 from llid_cli.engine.runner import EngineOptions, build_model_runner
 from llid_cli.engine.tiling import Tiler, TileOutOfMemory, positions, weights_1d
@@ -21,11 +20,12 @@ LEARNED = [s.name for s in all_specs() if s.learned]
 GLOBAL = [s.name for s in all_specs() if s.learned and s.global_ops]
 
 
-def tiny_weights(tmp_path, name: str, seed: int = 0):
+def tiny_weights(tmp_path, name: str, seed: int = 0, **args):
     torch.manual_seed(seed)
     spec = get_spec(name)
     path = tmp_path / f"{name}.safetensors"
-    save_weights(spec.build("tiny"), path, name, spec.presets["tiny"])
+    args = {**spec.presets["tiny"], **args}
+    save_weights(spec.build("tiny", **args), path, name, args)
     return str(path)
 
 
@@ -57,10 +57,10 @@ def test_identity_tiling_is_exact_for_16bit():
 
 
 def test_convolutional_model_tiles_exactly_at_odd_sizes(tmp_path):
-    weights = tiny_weights(tmp_path, "clahe-cnn")
+    weights = tiny_weights(tmp_path, "clahe-cnn", context=False)  # all 3x3 convolutions, no gate
     pixels = photo(131, 179)
-    whole = build_model_runner("clahe-cnn", weights, ClaheSettings(), EngineOptions(tile=1024))(pixels)
-    tiled_fn = build_model_runner("clahe-cnn", weights, ClaheSettings(), EngineOptions(tile=64, overlap=16, batch_size=2))
+    whole = build_model_runner("clahe-cnn", weights, EngineOptions(tile=1024))(pixels)
+    tiled_fn = build_model_runner("clahe-cnn", weights, EngineOptions(tile=64, overlap=16, batch_size=2))
     tiled = tiled_fn(pixels)
     assert tiled_fn.tiler.stats.tiles >= 9
     assert np.abs(tiled.astype(int) - whole.astype(int)).max() <= 1  # at most a rounding step
@@ -72,9 +72,9 @@ def test_global_context_keeps_tiles_consistent(tmp_path, name):
     # A photo whose halves differ a lot: per-tile statistics would differ from the photo's.
     pixels = photo(144, 200)
     pixels[:, 100:] = (pixels[:, 100:] * 0.3).astype(np.uint8)
-    whole = build_model_runner(name, weights, ClaheSettings(), EngineOptions(tile=1024))(pixels)
+    whole = build_model_runner(name, weights, EngineOptions(tile=1024))(pixels)
     options = EngineOptions(tile=64, overlap=16)
-    tiled = build_model_runner(name, weights, ClaheSettings(), options)(pixels)
+    tiled = build_model_runner(name, weights, options)(pixels)
     assert psnr(tiled, whole) >= 45
 
 
@@ -105,8 +105,8 @@ def test_without_the_global_context_tiles_would_disagree():
 def test_out_of_memory_halves_the_tile_and_finishes_correctly(tmp_path, monkeypatch):
     weights = tiny_weights(tmp_path, "unet")
     pixels = photo(150, 230)
-    runner = build_model_runner("unet", weights, ClaheSettings(), EngineOptions(tile=128, overlap=16))
-    reference = build_model_runner("unet", weights, ClaheSettings(), EngineOptions(tile=64, overlap=16))(pixels)
+    runner = build_model_runner("unet", weights, EngineOptions(tile=128, overlap=16))
+    reference = build_model_runner("unet", weights, EngineOptions(tile=64, overlap=16))(pixels)
     model = runner.backend.model
     real_forward = model.forward
     seen = []
@@ -137,11 +137,11 @@ def test_onnx_export_matches_pytorch(tmp_path, monkeypatch, name):
     monkeypatch.setenv("LLID_CACHE_DIR", str(tmp_path / "cache"))
     weights = tiny_weights(tmp_path, name, seed=1)
     pixels = photo(97, 131)
-    torch_out = build_model_runner(name, weights, ClaheSettings(), EngineOptions(tile=1024))(pixels)
-    onnx_out = build_model_runner(name, weights, ClaheSettings(), EngineOptions(backend="onnx", tile=1024))(pixels)
+    torch_out = build_model_runner(name, weights, EngineOptions(tile=1024))(pixels)
+    onnx_out = build_model_runner(name, weights, EngineOptions(backend="onnx", tile=1024))(pixels)
     assert np.abs(torch_out.astype(int) - onnx_out.astype(int)).max() <= 1
     # Tiled through ONNX Runtime too (capture/replay graphs for models with global statistics).
-    tiled = build_model_runner(name, weights, ClaheSettings(), EngineOptions(backend="onnx", tile=64, overlap=16))(pixels)
+    tiled = build_model_runner(name, weights, EngineOptions(backend="onnx", tile=64, overlap=16))(pixels)
     assert psnr(tiled, torch_out) >= 45
     cached = list((tmp_path / "cache" / "onnx").glob("*.onnx"))
     assert cached and all(p.name[:24] for p in cached)
@@ -180,5 +180,41 @@ def test_enhance_cli_with_engine_options(tmp_path, monkeypatch):
 
 def test_auto_tile_is_sane(tmp_path):
     weights = tiny_weights(tmp_path, "unet")
-    runner = build_model_runner("unet", weights, ClaheSettings(), EngineOptions())
+    runner = build_model_runner("unet", weights, EngineOptions())
     assert 256 <= runner.tiler.tile <= 1024 and runner.tiler.tile % get_spec("unet").input_multiple == 0
+
+
+def test_a_models_classical_step_uses_the_settings_saved_with_it(tmp_path):
+    from llid_cli.classical import ClaheSettings, enhance_clahe
+    from llid_cli.io.image import from_float, to_float
+    from llid_cli.models.weights import load_model
+
+    pixels = photo(96, 128)
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+    coarse = tiny_weights(tmp_path / "a", "clahe-cnn", seed=3, pre_grid=(2, 2))
+    fine = tiny_weights(tmp_path / "b", "clahe-cnn", seed=3, pre_grid=(8, 8))
+    out_coarse = build_model_runner("clahe-cnn", coarse, EngineOptions(tile=1024))(pixels)
+    out_fine = build_model_runner("clahe-cnn", fine, EngineOptions(tile=1024))(pixels)
+    assert np.abs(out_coarse.astype(int) - out_fine.astype(int)).max() > 8  # same tensors, other pre-step
+    model, _ = load_model(coarse)
+    prepared = to_float(enhance_clahe(pixels, ClaheSettings(tile_grid=(2, 2))))
+    with torch.no_grad():
+        by_hand = model(torch.from_numpy(prepared.transpose(2, 0, 1)).unsqueeze(0))[0].numpy().transpose(1, 2, 0)
+    assert np.abs(from_float(by_hand, np.uint8).astype(int) - out_coarse.astype(int)).max() <= 1
+
+
+def test_cli_clahe_options_do_not_reach_a_models_own_classical_step(tmp_path):
+    import cv2
+
+    weights = tiny_weights(tmp_path, "clahe-cnn", seed=3)
+    source = tmp_path / "in.png"
+    cv2.imwrite(str(source), photo(64, 80))
+    runner = CliRunner()
+    outputs = []
+    for extra in ([], ["--clip-limit", "6", "--tile-grid", "4x4"]):
+        target = tmp_path / f"out{len(outputs)}.png"
+        result = runner.invoke(cli, ["enhance", str(source), "-o", str(target), "--model", "clahe-cnn", "--weights", weights, *extra])
+        assert result.exit_code == 0, result.output
+        outputs.append(cv2.imread(str(target)))
+    assert np.array_equal(outputs[0], outputs[1])

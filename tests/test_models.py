@@ -97,8 +97,7 @@ def test_registry_records_what_tiling_needs():
         assert spec.description and spec.origin
         if spec.learned:
             assert spec.parameter_count() > 0 and spec.weights.endswith(".safetensors")
-    assert get_spec("clahe-cnn").global_ops == ()
-    assert all(get_spec(name).global_ops for name in ("mirnet", "resse", "two-stage", "unet"))
+    assert all(get_spec(name).global_ops for name in ("mirnet", "resse", "two-stage", "unet", "clahe-cnn"))
     assert get_spec("mirnet").presets["paper"]["channels"] == 64
     assert get_spec("clahe-cnn").pre == "clahe"
 
@@ -239,3 +238,27 @@ def test_unet_context_is_optional_and_global():
         with torch.no_grad():
             left = [model.eval()(img)[..., :8] for img in (x, y)]
         assert (not torch.allclose(left[0], left[1], atol=1e-6)) == changes
+
+
+@pytest.mark.parametrize("args,message", [
+    ({"context": "maybe"}, "'unet' argument 'context' must be true or false, got 'maybe'"),
+    ({"base": 4.5}, "'unet' argument 'base' must be an integer"),
+    ({"colour": 1}, "'unet' has no architecture argument 'colour'"),
+])
+def test_architecture_arguments_are_checked_against_the_constructor(args, message):
+    with pytest.raises(ModelError, match=message):
+        get_spec("unet").build("tiny", **args)
+
+
+def test_yaml_and_json_values_become_what_the_constructor_annotates(tmp_path):
+    model = get_spec("clahe-cnn").build("tiny", widths=[4, 4, 8], pre_grid=[3, 2], pre_clip=3)
+    assert model.pre_settings == {"tile_grid": (3, 2), "clip_limit": 3.0}
+    assert model.body[0].out_channels == 4
+    with pytest.raises(ModelError, match="'pre_grid' must be a list of 2 values"):
+        get_spec("clahe-cnn").build("tiny", pre_grid=[2])
+    # Metadata is checked on load too: a file that says `context: "yes"` is refused, not guessed at.
+    bad, args = tiny("unet")
+    save_weights(bad, tmp_path / "w.safetensors", "unet", {**args, "context": "yes"})
+    with pytest.raises(ModelError, match="weights metadata: 'unet' argument 'context'") as info:
+        load_model(tmp_path / "w.safetensors")
+    assert "w.safetensors" in str(info.value)

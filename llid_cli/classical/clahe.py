@@ -12,6 +12,7 @@ limit by the 65536 bins of a 16-bit histogram).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -104,3 +105,17 @@ def enhance_clahe(pixels: np.ndarray, settings: ClaheSettings = ClaheSettings())
     for top, bottom in _bands(pixels.shape[0]):
         out[top:bottom] = from_float(_rebuild(pixels, equalised, top, bottom) * np.float32(gain), pixels.dtype)
     return out
+
+
+def model_pre_step(name: str | None, model) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The classical step a learned model declares (`ModelSpec.pre`), with the settings it was built for.
+
+    The settings come from the network (`model.pre_settings`, constructor arguments saved with its
+    weights), never from the command line: the network only knows inputs prepared as in training.
+    """
+    if name is None:
+        return None
+    if name != "clahe":
+        raise ValueError(f"unknown pre-processing step '{name}'")
+    settings = ClaheSettings(**getattr(model, "pre_settings", {}))
+    return lambda pixels: enhance_clahe(pixels, settings)

@@ -27,7 +27,7 @@ def _parameters(spec) -> int:
     path = default_weights_path(spec.name)
     if path is not None and path.is_file():
         _, info = read_weights(path)
-        return sum(p.numel() for p in spec.builder(**info.arch_args).parameters())
+        return sum(p.numel() for p in spec.construct(info.arch_args).parameters())
     return spec.parameter_count()
 
 

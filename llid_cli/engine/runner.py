@@ -77,11 +77,11 @@ def auto_tile(backend, model, multiple: int) -> int:
     return side - side % max(1, multiple)
 
 
-def build_model_runner(name: str, weights: str | None, clahe_settings, options: EngineOptions = EngineOptions()) -> PixelFn:
+def build_model_runner(name: str, weights: str | None, options: EngineOptions = EngineOptions()) -> PixelFn:
     """Load zoo model `name` (shipped weights or `weights`) and return its PixelFn."""
     import cv2
 
-    from llid_cli.classical import enhance_clahe
+    from llid_cli.classical import model_pre_step
     from llid_cli.models import get_spec
     from llid_cli.models.weights import load_model
 
@@ -95,11 +95,12 @@ def build_model_runner(name: str, weights: str | None, clahe_settings, options: 
     model, info = load_model(path, architecture=name)
     backend = build_backend(model, info, options)
     tile = options.tile or auto_tile(backend, model, spec.input_multiple)
+    pre = model_pre_step(spec.pre, model)
     tiler = Tiler(backend.run_batch, tile, options.overlap, spec.input_multiple, options.batch_size)
 
     def run(pixels: np.ndarray) -> np.ndarray:
-        if spec.pre == "clahe":
-            pixels = enhance_clahe(pixels, clahe_settings)
+        if pre is not None:
+            pixels = pre(pixels)
         height, width = pixels.shape[:2]
         if height <= tiler.tile and width <= tiler.tile:
             return from_float(backend.run_batch(to_float(pixels)[None])[0], pixels.dtype)

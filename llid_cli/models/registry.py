@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from llid_cli.errors import ModelError
+from llid_cli.models.arguments import check_arguments
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,20 @@ class ModelSpec:
             raise ModelError(f"'{self.name}' is a classical method with no network to build")
         if preset not in self.presets:
             raise ModelError(f"model '{self.name}' has no preset '{preset}' (one of {', '.join(self.presets)})")
-        args = {**self.presets[preset], **overrides}
+        return self.construct({**self.presets[preset], **overrides})
+
+    def construct(self, args: dict[str, Any]):
+        """Construct the network from complete constructor arguments, checked against its signature.
+
+        Arguments come from YAML, `--set` and weights metadata (JSON), so they are checked here
+        rather than trusted: `context: maybe` must fail, not build a gate because a string is truthy.
+        """
+        if self.builder is None:
+            raise ModelError(f"'{self.name}' is a classical method with no network to build")
+        checked = check_arguments(self.name, self.builder, args)
         try:
-            return self.builder(**args)
-        except TypeError as exc:
+            return self.builder(**checked)
+        except (TypeError, ValueError) as exc:
             raise ModelError(f"bad architecture arguments for '{self.name}': {exc}") from exc
 
     def parameter_count(self, preset: str = "default") -> int:

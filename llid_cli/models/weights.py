@@ -131,7 +131,10 @@ def load_model(path: str | os.PathLike, expected_sha256: str | None = None, arch
     if architecture is not None and info.architecture != architecture:
         raise ModelError(f"these are '{info.architecture}' weights, not '{architecture}'", path)
     spec = get_spec(info.architecture)
-    model = spec.builder(**info.arch_args)
+    try:
+        model = spec.construct(info.arch_args)
+    except ModelError as exc:
+        raise ModelError(f"weights metadata: {exc}", path) from exc
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -21,7 +21,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from llid_cli.errors import ConfigError
+from llid_cli.classical import model_pre_step
+from llid_cli.errors import ConfigError, ModelError
 from llid_cli.io.atomic import atomic_write_bytes
 from llid_cli.metrics import psnr, ssim, to_uint8
 from llid_cli.models import get_spec
@@ -62,9 +63,9 @@ class Trainer:
         self.spec = get_spec(config.model.type)
         self.arch_args = {**self.spec.presets[config.model.preset], **config.model.args}
         try:
-            self.model = self.spec.builder(**self.arch_args).to(self.device)
-        except TypeError as exc:
-            raise ConfigError(f"model.args do not fit '{self.spec.name}': {exc}") from exc
+            self.model = self.spec.construct(self.arch_args).to(self.device)
+        except ModelError as exc:
+            raise ConfigError(f"model.args: {exc}") from exc
         if config.model.init:
             self._init_from(Path(config.model.init))
         # NHWC: about 15 % more samples/s for CPU training here (benchmarks/channels_last.py: 1.3-1.5x
@@ -82,7 +83,7 @@ class Trainer:
         self.step = 0
         self.best: dict = {"psnr": -math.inf}
         self.train_seconds = 0.0
-        self.pre = _pre_step(self.spec.pre)
+        self.pre = model_pre_step(self.spec.pre, self.model)
         self.use_amp = config.train.amp and self.device.type == "cuda"
         self.forward = self.model
         if config.train.compile and self.device.type == "cuda":
@@ -268,15 +269,6 @@ class Trainer:
         }
         save_weights(net, path, self.spec.name, self.arch_args, metadata, fp16=self.config.export.fp16)
         return path
-
-
-def _pre_step(name: str | None):
-    if name != "clahe":
-        return None
-    from llid_cli.classical import ClaheSettings, enhance_clahe
-
-    settings = ClaheSettings()
-    return lambda rgb: enhance_clahe(rgb, settings)
 
 
 def _hardware(device: torch.device) -> str:
