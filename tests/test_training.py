@@ -54,6 +54,13 @@ def test_committed_config_trains_a_few_steps(tmp_path, tiny_datasets, path):
     assert info.metadata["training_config"]["model"]["type"] == config.model.type
     for name in ("config.yaml", "metrics.jsonl", "metrics.csv", "plot.png", "checkpoints/last.pt"):
         assert (tmp_path / "run" / name).is_file(), name
+    # Every validation leaves its weights; best.safetensors is byte-for-byte the best by PSNR of them.
+    snapshots = {int(p.stem.split("-")[1]): p for p in (tmp_path / "run" / "checkpoints").glob("val-*.safetensors")}
+    assert sorted(snapshots) == [2, 4]
+    scored = {step: load_model(p)[1].metadata["validation"] for step, p in snapshots.items()}
+    assert all(scored[step]["step"] == step for step in scored)
+    best_step = max(scored, key=lambda step: scored[step]["psnr"])
+    assert snapshots[best_step].read_bytes() == best.read_bytes()
 
 
 def _final_weights(run_dir: Path) -> dict:

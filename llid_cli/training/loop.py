@@ -1,9 +1,9 @@
 """The training loop: one `Trainer` per run folder.
 
 A run folder holds the resolved `config.yaml`, `checkpoints/last.pt` (periodic, everything needed
-to continue exactly), `best.safetensors` (the best validation weights, in the zoo's format, written
-whenever validation improves), `metrics.jsonl` / `metrics.csv`, `plot.png` and, when tensorboard
-is installed, its events. Checkpoints are loaded onto the CPU first, so a run can move between CPU
+to continue exactly), `checkpoints/val-STEP.safetensors` (the weights each validation scored, in
+the zoo's format), `best.safetensors` (a copy of the best of them by PSNR), `metrics.jsonl` /
+`metrics.csv`, `plot.png` and, when tensorboard is installed, its events. Checkpoints are loaded onto the CPU first, so a run can move between CPU
 and GPU machines.
 """
 
@@ -196,9 +196,14 @@ class Trainer:
         mean_psnr, mean_ssim = (float(v) for v in np.mean(scores, axis=0))
         self.schedule.observe(mean_psnr)
         self._record(TrainEvent("val", self.step, self.config.train.steps, val_psnr=mean_psnr, val_ssim=mean_ssim))
+        scores = {"psnr": mean_psnr, "ssim": mean_ssim, "step": self.step, "images": len(val)}
+        # Every validated state is kept (a few MB at most), so a checkpoint can also be chosen on
+        # SSIM, or on a trade-off, after the run; best.safetensors is the best by PSNR.
+        snapshot = self.export(self.run_dir / "checkpoints" / f"val-{self.step:06d}.safetensors",
+                               {"validation": {**scores, "source": self.config.data.val.root}})
         if mean_psnr > self.best["psnr"]:
-            self.best = {"psnr": mean_psnr, "ssim": mean_ssim, "step": self.step, "images": len(val)}
-            self.export(self.run_dir / "best.safetensors", {"validation": {**self.best, "source": self.config.data.val.root}})
+            self.best = scores
+            atomic_write_bytes(self.run_dir / "best.safetensors", snapshot.read_bytes())
         return mean_psnr, mean_ssim
 
     def _record(self, event: TrainEvent) -> None:
