@@ -8,6 +8,7 @@ from conftest import gradient_rgb
 
 from llid_cli.classical import ClaheSettings, auto_gain, clahe_lab, enhance_clahe, mean_luma
 from llid_cli.io import Image, read_image, write_image
+from llid_cli.io.image import from_float, to_float
 from llid_cli.pipeline import EnhanceOptions, Pipeline
 
 
@@ -74,3 +75,15 @@ def test_invalid_settings_are_rejected():
         ClaheSettings(clip_limit=0)
     with pytest.raises(ValueError):
         ClaheSettings(target_luma=1.5)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_heavily_clipped_tiles_keep_their_lightness(dtype):
+    # A flat grey tile has its whole histogram clipped and handed out again; that mass must land on
+    # real L levels. (With the 4096 levels packed into the bottom of the 16-bit histogram, 15/16 of it
+    # went above them and this grey came out at 0.03.)
+    rng = np.random.default_rng(1)
+    grey = np.repeat((0.2 + 0.02 * rng.random((96, 96)))[:, :, None], 3, axis=2).astype(np.float32)
+    pixels = from_float(grey, dtype)
+    out = to_float(enhance_clahe(pixels, ClaheSettings(gain=1.0)))
+    assert abs(float(out.mean()) - float(grey.mean())) < 0.03

@@ -3,10 +3,14 @@
 CLAHE equalises local contrast on lightness only, so hues are not shifted; the linear gain then
 lifts the whole photo so that its mean luma reaches a target (or by a factor the user gives).
 
-Bit depth: OpenCV's CLAHE takes 8- or 16-bit samples. L is quantised to 12 bits (4096 levels) in a
-16-bit buffer, so 16-bit photos keep 16x finer gradations than an 8-bit L would give, and the clip
-limit is scaled by 16 so that it means what it means on 8-bit images (OpenCV normalises the clip
-limit by the 65536 bins of a 16-bit histogram).
+Bit depth: OpenCV's CLAHE takes 8- or 16-bit samples. L is quantised to 12 bits (4096 levels) and
+spread over the whole 16-bit range (level k at 16k), so 16-bit photos keep 16x finer gradations
+than an 8-bit L would give. The clip limit is scaled by 16 so that it means what it means on 8-bit
+images (OpenCV normalises it by the 65536 bins of a 16-bit histogram, of which one in 16 is used).
+The spread matters: CLAHE hands the clipped counts out evenly over all 65536 bins, and with the
+levels packed into the bottom 4096 bins 15/16 of them went above any real level, so heavily clipped
+(dark, flat) tiles came out far too dark. Measured on sice/val (59 pairs, `--model clahe`): packed
+12.78 dB / 0.549 SSIM, spread 16.37 dB.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 from llid_cli.io.image import LUMA_WEIGHTS, from_float, to_float
 
 _L_LEVELS = 4096
+_STEP = 65536 // _L_LEVELS  # L levels sit every 16th of the 65536 histogram bins
 
 
 @dataclass(frozen=True)
@@ -57,10 +62,9 @@ def _equalised_lightness(pixels: np.ndarray, clip_limit: float, tile_grid: tuple
     levels = np.empty(pixels.shape[:2], np.uint16)
     for top, bottom in _bands(pixels.shape[0]):
         lab = cv2.cvtColor(to_float(pixels[top:bottom]), cv2.COLOR_RGB2Lab)
-        levels[top:bottom] = np.rint(np.clip(lab[:, :, 0], 0, 100) * ((_L_LEVELS - 1) / 100.0)).astype(np.uint16)
-    scale = 65536 // _L_LEVELS
-    clahe = cv2.createCLAHE(clipLimit=float(clip_limit) * scale, tileGridSize=tuple(int(t) for t in tile_grid))
-    return clahe.apply(levels)  # CLAHE's lookup tables span 0..65535 whatever the input range
+        levels[top:bottom] = np.rint(np.clip(lab[:, :, 0], 0, 100) * ((_L_LEVELS - 1) / 100.0)).astype(np.uint16) * _STEP
+    clahe = cv2.createCLAHE(clipLimit=float(clip_limit) * _STEP, tileGridSize=tuple(int(t) for t in tile_grid))
+    return clahe.apply(levels)
 
 
 def _rebuild(pixels: np.ndarray, equalised: np.ndarray, top: int, bottom: int) -> np.ndarray:
