@@ -62,7 +62,7 @@ model_options = _compose(
     click.option("--batch-size", type=click.IntRange(1, 256), default=1, show_default=True,
                  help="Tiles per forward pass."),
     click.option("--clip-limit", type=click.FloatRange(min=0.01), default=2.0, show_default=True,
-                 help="CLAHE clip limit."),
+                 help="CLAHE clip limit of --model clahe and --pre clahe (clahe-cnn's own step uses the settings saved with its weights)."),
     click.option("--tile-grid", default="8x8", show_default=True, callback=_parse_grid,
                  help="CLAHE tile grid, ROWSxCOLS."),
     click.option("--gain", type=click.FloatRange(min=0.01), default=None,
