@@ -150,20 +150,22 @@ def test_rescaled_patches_can_show_the_whole_scene(tmp_path):
     assert set(np.unique(np.rint(native * 255))) <= set(np.unique(ref))
 
 
-def test_fine_tuning_starts_from_the_given_weights(tmp_path, tiny_datasets):
+@pytest.mark.parametrize("name,other", [("unet", {"base": 6}), ("clahe-cnn", {"widths": [4, 4, 8]})])
+def test_fine_tuning_starts_from_the_given_weights(tmp_path, tiny_datasets, name, other):
+    # clahe-cnn's preset has tuples, which its weights file holds as JSON lists: still the same arguments.
     config = shrink(load_config(CONFIGS[0]), tiny_datasets)
-    config.model.type = "unet"
+    config.model.type = name
     config.train.steps = 2
     first = Trainer(config, tmp_path / "first", device="cpu").fit()
     start, _ = load_model(first)
 
     config.model.init = str(first)
     tuned = Trainer(config, tmp_path / "tuned", device="cpu")
-    for name, value in start.state_dict().items():
-        assert torch.equal(tuned.model.state_dict()[name], value), name
+    for key, value in start.state_dict().items():
+        assert torch.equal(tuned.model.state_dict()[key], value), key
 
-    config.model.args = {"base": 6}
-    with pytest.raises(ConfigError, match="model.init: these are 'unet' weights"):
+    config.model.args = other
+    with pytest.raises(ConfigError, match=f"model.init: these are '{name}' weights"):
         Trainer(config, tmp_path / "other", device="cpu")
     config.model.init = str(tmp_path / "missing.safetensors")
     with pytest.raises(ConfigError, match="weights file not found"):

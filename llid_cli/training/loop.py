@@ -3,8 +3,8 @@
 A run folder holds the resolved `config.yaml`, `checkpoints/last.pt` (periodic, everything needed
 to continue exactly), `checkpoints/val-STEP.safetensors` (the weights each validation scored, in
 the zoo's format), `best.safetensors` (a copy of the best of them by PSNR), `metrics.jsonl` /
-`metrics.csv`, `plot.png` and, when tensorboard is installed, its events. Checkpoints are loaded onto the CPU first, so a run can move between CPU
-and GPU machines.
+`metrics.csv`, `plot.png` and, when tensorboard is installed, its events. Checkpoints are loaded
+onto the CPU first, so a run can move between CPU and GPU machines.
 """
 
 from __future__ import annotations
@@ -217,14 +217,23 @@ class Trainer:
 
     def _init_from(self, path: Path) -> None:
         """Fine-tuning: start from a weights file of the same architecture and arguments."""
-        from llid_cli.errors import ModelError
+        from llid_cli.models.arguments import check_arguments
         from llid_cli.models.weights import read_weights
 
         try:
             state, info = read_weights(path)
         except ModelError as exc:
             raise ConfigError(f"model.init: {exc.reason}", path) from None
-        if info.architecture != self.spec.name or info.arch_args != self.arch_args:
+
+        def same_arguments() -> bool:
+            # Compared as the constructor takes them: the file's JSON lists against YAML or preset tuples.
+            try:
+                found = check_arguments(self.spec.name, self.spec.builder, info.arch_args)
+            except ModelError:
+                return False
+            return found == check_arguments(self.spec.name, self.spec.builder, self.arch_args)
+
+        if info.architecture != self.spec.name or not same_arguments():
             raise ConfigError(f"model.init: these are '{info.architecture}' weights with {info.arch_args}, "
                               f"not '{self.spec.name}' with {self.arch_args}", path)
         self.model.load_state_dict(state, strict=True)
