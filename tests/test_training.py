@@ -293,3 +293,15 @@ def test_killed_data_workers_stop_the_run_with_a_checkpoint(tmp_path, tiny_datas
     with pytest.raises(KeyboardInterrupt):
         trainer.fit()
     assert Trainer.resume(tmp_path / "run", device="cpu").step == 3
+
+
+def test_bad_model_args_name_the_config_and_leave_nothing(tmp_path):
+    config_path = tmp_path / "c.yaml"
+    config_path.write_text("model: {type: unet, preset: tiny}\ndata:\n  train: [{type: manifest, root: x}]\n")
+    before = config_path.read_bytes()
+    result = CliRunner().invoke(cli, ["train", "--config", str(config_path), "--run-dir", str(tmp_path / "run"),
+                                      "--set", "model.args.context=maybe"])
+    assert result.exit_code == 1
+    assert f"{config_path}: model.args: 'unet' argument 'context' must be true or false, got 'maybe'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists() and config_path.read_bytes() == before

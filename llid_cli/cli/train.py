@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -38,12 +39,14 @@ def command(config_path, overrides, run_dir, resume_dir, device, quiet) -> None:
     progress, on_event = _progress(console, quiet)
     with progress:
         if resume_dir is not None:
-            trainer = Trainer.resume(resume_dir, device, on_event, overrides)
+            with _naming(resume_dir / "config.yaml"):
+                trainer = Trainer.resume(resume_dir, device, on_event, overrides)
             console.print(f"resuming {resume_dir} at step {trainer.step}")
         else:
             config = load_config(config_path, overrides)
             run_dir = run_dir or Path("runs") / f"{config_path.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-            trainer = Trainer(config, run_dir, device, on_event)
+            with _naming(config_path):
+                trainer = Trainer(config, run_dir, device, on_event)
             console.print(f"training {config.model.type} into {run_dir} on {trainer.device}")
         try:
             best = trainer.fit()
@@ -56,6 +59,19 @@ def command(config_path, overrides, run_dir, resume_dir, device, quiet) -> None:
         summary += f"; best validation {trainer.best['psnr']:.2f} dB / SSIM {trainer.best['ssim']:.4f} at step {trainer.best['step']}"
     console.print(summary)
     console.print(f"weights: {best}   (use: llid enhance PHOTO --weights {best})")
+
+
+@contextmanager
+def _naming(config_path: Path):
+    """A config problem found while building the trainer (model.args, say) names the config file."""
+    from llid_cli.errors import ConfigError
+
+    try:
+        yield
+    except ConfigError as exc:
+        if exc.path is not None:
+            raise
+        raise ConfigError(exc.reason, config_path) from exc
 
 
 def _progress(console, quiet: bool):
