@@ -16,8 +16,8 @@ from llid_cli.metrics import psnr
 from llid_cli.models import all_specs, get_spec
 from llid_cli.models.weights import save_weights
 
-LEARNED = [s.name for s in all_specs() if s.learned]
-GLOBAL = [s.name for s in all_specs() if s.learned and s.global_ops]
+LEARNED = [s.name for s in all_specs() if s.learned and not s.variant_of]  # architectures
+GLOBAL = [name for name in LEARNED if get_spec(name).global_ops]
 
 
 def tiny_weights(tmp_path, name: str, seed: int = 0, **args):

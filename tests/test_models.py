@@ -14,7 +14,7 @@ from llid_cli.errors import ModelError
 from llid_cli.models import all_specs, get_spec
 from llid_cli.models.weights import load_model, read_weights, save_weights
 
-LEARNED = [spec.name for spec in all_specs() if spec.learned]
+LEARNED = [spec.name for spec in all_specs() if spec.learned and not spec.variant_of]  # architectures
 
 
 def tiny(name: str, seed: int = 0):
@@ -262,3 +262,21 @@ def test_yaml_and_json_values_become_what_the_constructor_annotates(tmp_path):
     with pytest.raises(ModelError, match="weights metadata: 'unet' argument 'context'") as info:
         load_model(tmp_path / "w.safetensors")
     assert "w.safetensors" in str(info.value)
+
+
+def test_a_variant_is_its_architecture_with_other_weights(tmp_path):
+    from llid_cli.engine.runner import build_model_runner
+
+    night, resse = get_spec("resse-night"), get_spec("resse")
+    assert night.variant_of == "resse" and night.architecture == "resse" and resse.architecture == "resse"
+    assert night.builder is resse.builder and night.presets == resse.presets and night.global_ops == resse.global_ops
+    assert night.weights == "resse-night.safetensors" != resse.weights
+    torch.manual_seed(0)
+    save_weights(resse.build("tiny"), tmp_path / "r.safetensors", "resse", resse.presets["tiny"])
+    save_weights(get_spec("unet").build("tiny"), tmp_path / "u.safetensors", "unet", get_spec("unet").presets["tiny"])
+    dark = gradient_rgb(24, 32, dark=0.2)
+    assert build_model_runner("resse-night", str(tmp_path / "r.safetensors"))(dark).shape == dark.shape
+    with pytest.raises(ModelError, match="these are 'unet' weights, not 'resse'"):
+        build_model_runner("resse-night", str(tmp_path / "u.safetensors"))
+    card = CliRunner().invoke(cli, ["models", "info", "resse-night"])
+    assert card.exit_code == 0 and "variant of" in card.output and "resse (the same network" in card.output

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import gradient_rgb
 
-from llid_cli.models import get_spec
+from llid_cli.models import all_specs
 from llid_cli.models.weights import load_model, weights_dir
 
 SHIPPED = sorted(weights_dir().glob("*.safetensors"))
@@ -20,8 +20,8 @@ def test_shipped_files_stay_small():
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_shipped_weights_are_trained_and_documented(path):
     model, info = load_model(path)
-    spec = get_spec(info.architecture)
-    assert path.name == spec.weights  # found by `--model NAME`
+    [spec] = [s for s in all_specs() if s.weights == path.name]  # found by `--model NAME`
+    assert spec.architecture == info.architecture
     meta = info.metadata
     assert meta["training_config"]["model"]["type"] == info.architecture  # came out of `llid train`
     assert meta["steps"] > 0 and meta["hardware"] and meta["commit"]
@@ -33,8 +33,8 @@ def test_shipped_weights_brighten_a_dark_photo(path):
     from llid_cli.io import Image
     from llid_cli.pipeline import EnhanceOptions, Pipeline
 
-    _, info = load_model(path)
+    [spec] = [s for s in all_specs() if s.weights == path.name]
     dark = Image(pixels=gradient_rgb(96, 128, seed=3, dark=0.1))
-    out = Pipeline(EnhanceOptions(model=info.architecture)).enhance_image(dark)
+    out = Pipeline(EnhanceOptions(model=spec.name)).enhance_image(dark)
     assert out.pixels.shape == dark.pixels.shape
     assert out.pixels.mean() > 2 * dark.pixels.mean()

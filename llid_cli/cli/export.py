@@ -29,6 +29,7 @@ def command(name, weights, output, fp16, opset, tiling, check_photo) -> None:
     from llid_cli.engine.runner import default_weights_path
     from llid_cli.errors import LlidError, ModelError
     from llid_cli.io import read_image
+    from llid_cli.models import get_spec
     from llid_cli.models.context import has_global_stats
     from llid_cli.models.weights import example_photo, load_model, read_weights
 
@@ -40,7 +41,7 @@ def command(name, weights, output, fp16, opset, tiling, check_photo) -> None:
     path = Path(weights) if weights else default_weights_path(name)
     if path is None or not path.is_file():
         raise ModelError(f"model '{name}' has no trained weights here (looked for {path}); pass --weights FILE")
-    model, info = load_model(path, architecture=name)
+    model, info = load_model(path, architecture=get_spec(name).architecture)
     export_onnx(model, output, "plain", opset, fp16)
     written = [output]
     if tiling and has_global_stats(model):

@@ -72,6 +72,8 @@ def info(name: str) -> None:
     card.add_column(overflow="fold")
     card.add_row("description", spec.description)
     card.add_row("design", spec.origin)
+    if spec.variant_of:
+        card.add_row("variant of", f"{spec.variant_of} (the same network with other trained weights)")
     card.add_row("learned", "yes" if spec.learned else "no (classical)")
     if spec.pre:
         card.add_row("pre-processing", spec.pre)

@@ -92,7 +92,7 @@ def build_model_runner(name: str, weights: str | None, options: EngineOptions = 
             f"model '{name}' has no trained weights here (looked for {path}); "
             "train them with `llid train` and pass --weights FILE"
         )
-    model, info = load_model(path, architecture=name)
+    model, info = load_model(path, architecture=spec.architecture)
     backend = build_backend(model, info, options)
     tile = options.tile or auto_tile(backend, model, spec.input_multiple)
     pre = model_pre_step(spec.pre, model)

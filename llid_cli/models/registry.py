@@ -1,12 +1,13 @@
 """The model zoo's registry: one `ModelSpec` per architecture, filled by a decorator in its file.
 
 Adding an architecture is one new file in this package (a class decorated with `@register`) plus
-one entry in `ARCHITECTURES` in `__init__.py`.
+one entry in `ARCHITECTURES` in `__init__.py`. A second set of trained weights for an architecture
+(trained on other data, for other photos) is a variant: `add_variant` below its class.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from llid_cli.errors import ModelError
@@ -24,10 +25,16 @@ class ModelSpec:
     global_ops: tuple[str, ...] = ()  # operations that see the whole image (tiling must respect them)
     weights: str | None = None  # default weights file name in weights/
     pre: str | None = None  # classical step the model expects before it ("clahe")
+    variant_of: str | None = None  # set on a variant: the architecture whose weights it ships
 
     @property
     def learned(self) -> bool:
         return self.builder is not None
+
+    @property
+    def architecture(self) -> str:
+        """The name its weights files record (a variant's weights are its architecture's)."""
+        return self.variant_of or self.name
 
     def build(self, preset: str = "default", **overrides):
         """Construct the network from a preset plus explicit architecture arguments."""
@@ -69,6 +76,12 @@ def register(name: str, **spec_fields) -> Callable:
         return cls
 
     return decorator
+
+
+def add_variant(name: str, of: str, weights: str, description: str) -> ModelSpec:
+    """Register other trained weights of architecture `of` under their own model name."""
+    base = _REGISTRY[of]
+    return add_spec(replace(base, name=name, description=description, weights=weights, variant_of=of))
 
 
 def add_spec(spec: ModelSpec) -> ModelSpec:

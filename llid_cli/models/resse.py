@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from llid_cli.models.blocks import SqueezeExcitation, conv3x3
-from llid_cli.models.registry import register
+from llid_cli.models.registry import add_variant, register
 
 
 class SEResidualBlock(nn.Module):
@@ -57,3 +57,13 @@ class ResSE(nn.Module):
         features = self.head(x)
         residual = self.tail(self.body(features) + features)
         return (x + residual).clamp(0.0, 1.0)
+
+
+# The same network trained a stage further on very dark, codec-compressed pairs (configs/resse-night.yaml):
+# smoother on night video frames, where `resse` brightens the codec's 8x8 blocks into a visible grid.
+add_variant(
+    "resse-night",
+    of="resse",
+    weights="resse-night.safetensors",
+    description="resse trained further on very dark, compressed frames: for night video stills (less 8x8 blocking).",
+)

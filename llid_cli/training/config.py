@@ -225,6 +225,9 @@ def _validate(config: TrainConfig) -> None:
         raise ConfigError(f"model.type: {exc.reason}") from None
     if not spec.learned:
         raise ConfigError(f"model.type '{config.model.type}' has nothing to train")
+    if spec.variant_of:
+        raise ConfigError(f"model.type '{config.model.type}' is a set of '{spec.variant_of}' weights: "
+                          f"train model.type: {spec.variant_of}")
     if config.model.preset not in spec.presets:
         raise ConfigError(f"model.preset '{config.model.preset}' is not one of {', '.join(spec.presets)}")
     if not config.data.train:
