@@ -117,6 +117,17 @@ def test_pull_refuses_weights_of_another_architecture(tmp_path, hub):
     assert result.exit_code == 1 and "'resse' weights, not 'unet'" in result.output
 
 
+def test_pull_of_a_variant_takes_its_architectures_weights(tmp_path, hub):
+    files, _ = hub
+    files["llid/weights/resse-night.safetensors"] = _weights_bytes(tmp_path, "resse")
+    result = CliRunner().invoke(cli, ["models", "pull", "resse-night"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cache" / "weights" / "resse-night.safetensors").exists()
+    files["someone/unets/resse-night.safetensors"] = _weights_bytes(tmp_path, "unet")
+    result = CliRunner().invoke(cli, ["models", "pull", "resse-night", "--repo", "someone/unets"])
+    assert result.exit_code == 1 and "'unet' weights, not 'resse'" in result.output
+
+
 def test_pull_of_a_missing_file_is_a_clear_error(hub):
     result = CliRunner().invoke(cli, ["models", "pull", "mirnet", "--repo", "nobody/nothing"])
     assert result.exit_code == 1 and "cannot download nobody/nothing@main/mirnet.safetensors" in result.output

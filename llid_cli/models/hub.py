@@ -60,8 +60,8 @@ def pull(name: str, repo: str | None = None, revision: str = "main", sha256: str
         _forget(downloaded)
         raise ModelError(f"sha256 mismatch for {where}: expected {expected}, got {actual}; the download was deleted")
     _, info = read_weights(downloaded)
-    if info.architecture != name:
-        raise ModelError(f"{where} holds '{info.architecture}' weights, not '{name}'")
+    if info.architecture != spec.architecture:
+        raise ModelError(f"{where} holds '{info.architecture}' weights, not '{spec.architecture}'")
     target = pulled_dir() / spec.weights
     atomic_write_bytes(target, downloaded.read_bytes())  # weights files are at most tens of MB
     return target
