@@ -11,6 +11,13 @@ import numpy as np
 import pytest
 
 
+def learned_architectures() -> list[str]:
+    """Every registered network, once: variants (other weights of one of them) are left out."""
+    from llid_cli.models import all_specs
+
+    return [spec.name for spec in all_specs() if spec.learned and not spec.variant_of]
+
+
 def gradient_rgb(height: int = 48, width: int = 64, dtype=np.uint8, seed: int = 0, dark: float = 1.0) -> np.ndarray:
     """A smooth colourful image with a little noise; `dark` < 1 scales it down."""
     rng = np.random.default_rng(seed)

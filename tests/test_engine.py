@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import gradient_rgb, write_jpeg
+from conftest import gradient_rgb, learned_architectures, write_jpeg
 
 from llid_cli.cli import cli
 from llid_cli.engine.runner import EngineOptions, build_model_runner
 from llid_cli.engine.tiling import Tiler, TileOutOfMemory, positions, weights_1d
 from llid_cli.errors import LlidError
 from llid_cli.metrics import psnr
-from llid_cli.models import all_specs, get_spec
+from llid_cli.models import get_spec
 from llid_cli.models.weights import save_weights
 
-LEARNED = [s.name for s in all_specs() if s.learned and not s.variant_of]  # architectures
+LEARNED = learned_architectures()
 GLOBAL = [name for name in LEARNED if get_spec(name).global_ops]
 
 

@@ -7,14 +7,14 @@ import torch
 from pathlib import Path
 
 from click.testing import CliRunner
-from conftest import gradient_rgb, write_jpeg
+from conftest import gradient_rgb, learned_architectures, write_jpeg
 
 from llid_cli.cli import cli
 from llid_cli.errors import ModelError
 from llid_cli.models import all_specs, get_spec
 from llid_cli.models.weights import load_model, read_weights, save_weights
 
-LEARNED = [spec.name for spec in all_specs() if spec.learned and not spec.variant_of]  # architectures
+LEARNED = learned_architectures()
 
 
 def tiny(name: str, seed: int = 0):

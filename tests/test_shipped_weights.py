@@ -12,6 +12,12 @@ from llid_cli.models.weights import load_model, weights_dir
 SHIPPED = sorted(weights_dir().glob("*.safetensors"))
 
 
+def shipping(path):
+    """The one zoo model whose `--model NAME` finds this file."""
+    [spec] = [s for s in all_specs() if s.weights == path.name]
+    return spec
+
+
 def test_shipped_files_stay_small():
     for path in SHIPPED:
         assert path.stat().st_size <= 20 * 2**20, path
@@ -20,8 +26,7 @@ def test_shipped_files_stay_small():
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_shipped_weights_are_trained_and_documented(path):
     model, info = load_model(path)
-    [spec] = [s for s in all_specs() if s.weights == path.name]  # found by `--model NAME`
-    assert spec.architecture == info.architecture
+    assert shipping(path).architecture == info.architecture
     meta = info.metadata
     assert meta["training_config"]["model"]["type"] == info.architecture  # came out of `llid train`
     assert meta["steps"] > 0 and meta["hardware"] and meta["commit"]
@@ -33,8 +38,7 @@ def test_shipped_weights_brighten_a_dark_photo(path):
     from llid_cli.io import Image
     from llid_cli.pipeline import EnhanceOptions, Pipeline
 
-    [spec] = [s for s in all_specs() if s.weights == path.name]
     dark = Image(pixels=gradient_rgb(96, 128, seed=3, dark=0.1))
-    out = Pipeline(EnhanceOptions(model=spec.name)).enhance_image(dark)
+    out = Pipeline(EnhanceOptions(model=shipping(path).name)).enhance_image(dark)
     assert out.pixels.shape == dark.pixels.shape
     assert out.pixels.mean() > 2 * dark.pixels.mean()
