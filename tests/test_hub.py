@@ -128,6 +128,20 @@ def test_pull_of_a_variant_takes_its_architectures_weights(tmp_path, hub):
     assert result.exit_code == 1 and "'unet' weights, not 'resse'" in result.output
 
 
+def test_pull_from_an_unreachable_hub_is_one_line(tmp_path, hub, monkeypatch):
+    import socket
+
+    with socket.socket() as probe:  # a loopback port that nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    result = CliRunner().invoke(cli, ["models", "pull", "resse"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: cannot reach the hub for llid/weights@main/resse.safetensors")
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "cache" / "weights" / "resse.safetensors").exists()
+
+
 def test_pull_of_a_missing_file_is_a_clear_error(hub):
     result = CliRunner().invoke(cli, ["models", "pull", "mirnet", "--repo", "nobody/nothing"])
     assert result.exit_code == 1 and "cannot download nobody/nothing@main/mirnet.safetensors" in result.output

@@ -53,7 +53,7 @@ def pull(name: str, repo: str | None = None, revision: str = "main", sha256: str
                                           cache_dir=str(pulled_dir().parent / "hub")))
     except HfHubHTTPError as exc:
         raise ModelError(f"cannot download {where}: {str(exc).splitlines()[0]}") from exc
-    except OSError as exc:
+    except (OSError, *_client_errors()) as exc:
         raise ModelError(f"cannot reach the hub for {where}: {exc}") from exc
     actual = file_sha256(downloaded)
     if actual != expected:
@@ -65,6 +65,23 @@ def pull(name: str, repo: str | None = None, revision: str = "main", sha256: str
     target = pulled_dir() / spec.weights
     atomic_write_bytes(target, downloaded.read_bytes())  # weights files are at most tens of MB
     return target
+
+
+def _client_errors() -> tuple[type[Exception], ...]:
+    """The network errors of the HTTP client huggingface-hub uses, which depends on its version.
+
+    requests' errors are OSErrors; httpx's and httpx2's (huggingface-hub 1.x and 2.x) are not, and
+    an unreachable endpoint would otherwise end `llid models pull` in a traceback.
+    """
+    import importlib
+
+    found = []
+    for module in ("httpx2", "httpx"):
+        try:
+            found.append(importlib.import_module(module).HTTPError)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(found)
 
 
 def _lfs_sha256(etag: str | None) -> str | None:
