@@ -20,6 +20,7 @@ from llid_cli.io import Image, WriteOptions, is_readable_name, read_image, write
 from llid_cli.io.image import LUMA_WEIGHTS, from_float, to_float
 from llid_cli.io.formats import FORMAT_EXTENSIONS
 from llid_cli.io.write import same_file
+from llid_cli.tone import blend_pixels, shift_pixels
 
 PixelFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 in the photo's own dtype -> the same
 
@@ -33,6 +34,8 @@ class EnhanceOptions:
     pre: str | None = None  # "clahe": the classical step before the model
     clahe: ClaheSettings = field(default_factory=ClaheSettings)
     engine: EngineOptions = field(default_factory=EngineOptions)
+    exposure: float = 0.0  # EV added to the automatic exposure (see llid_cli.tone)
+    strength: float = 1.0  # 0: the input unchanged, 1: the full enhancement, mixed in linear light
 
 
 def _classical(settings: ClaheSettings) -> PixelFn:
@@ -44,6 +47,8 @@ def build_enhancer(options: EnhanceOptions) -> PixelFn:
     from llid_cli.engine.runner import build_model_runner
 
     model = resolve_model_name(options)
+    if not 0.0 <= options.strength <= 1.0:
+        raise LlidError(f"strength must be between 0 and 1, got {options.strength}")
     steps: list[PixelFn] = []
     if options.pre == "clahe":
         steps.append(_classical(options.clahe))
@@ -53,13 +58,19 @@ def build_enhancer(options: EnhanceOptions) -> PixelFn:
         if options.weights:
             raise LlidError("the classical 'clahe' model takes no weights")
         steps.append(_classical(options.clahe))
+        if options.exposure:
+            steps.append(lambda pixels: shift_pixels(pixels, options.exposure))
     else:
-        steps.append(build_model_runner(model, options.weights, options.engine))
+        # A learned model applies --exposure itself: natively where it is conditioned on exposure.
+        steps.append(build_model_runner(model, options.weights, options.engine, options.exposure))
 
     def enhance(pixels: np.ndarray) -> np.ndarray:
+        if options.strength == 0:
+            return pixels.copy()
+        out = pixels
         for step in steps:
-            pixels = step(pixels)
-        return pixels
+            out = step(out)
+        return blend_pixels(pixels, out, options.strength)
 
     return enhance
 

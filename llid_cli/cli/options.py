@@ -45,6 +45,10 @@ model_options = _compose(
                  help="Zoo model (see `llid models list`) [default: the one --weights names, else the recommended model]."),
     click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None,
                  help="A safetensors weights file to use instead of the model's shipped weights."),
+    click.option("--exposure", type=click.FloatRange(-4.0, 4.0), default=0.0, show_default=True, metavar="EV",
+                 help="Shift the automatic exposure by EV stops (+1: twice the light, -1: half)."),
+    click.option("--strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
+                 help="How much of the enhancement to apply, mixed in linear light (0: the input unchanged)."),
     click.option("--pre", type=click.Choice(["none", "clahe"]), default="none", show_default=True,
                  help="Classical step applied before the model."),
     click.option("--backend", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True,
@@ -100,6 +104,7 @@ def enhance_options_from(kwargs: dict):
     return EnhanceOptions(
         model=kwargs.pop("model"), weights=kwargs.pop("weights"),
         pre=None if pre == "none" else pre, clahe=clahe,
+        exposure=kwargs.pop("exposure"), strength=kwargs.pop("strength"),
         engine=EngineOptions(
             backend=kwargs.pop("backend"), device=kwargs.pop("device"), precision=kwargs.pop("precision"),
             tile=kwargs.pop("tile"), overlap=kwargs.pop("overlap"), threads=kwargs.pop("threads"),

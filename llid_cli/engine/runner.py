@@ -11,6 +11,7 @@ import numpy as np
 from llid_cli.engine.tiling import Tiler
 from llid_cli.errors import LlidError, ModelError
 from llid_cli.io.image import from_float, to_float
+from llid_cli.tone import shift_pixels
 
 PixelFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 uint8/uint16/float32 -> the same
 
@@ -44,7 +45,7 @@ def default_weights_path(name: str) -> Path | None:
     return pulled if not shipped.is_file() and pulled.is_file() else shipped
 
 
-def build_backend(model, info, options: EngineOptions):
+def build_backend(model, info, options: EngineOptions, exposure: float = 0.0):
     from llid_cli.engine.torch_backend import TorchBackend
 
     if options.backend == "torch":
@@ -58,7 +59,8 @@ def build_backend(model, info, options: EngineOptions):
     if options.precision == "bf16":
         raise LlidError("the ONNX backend runs fp32 or fp16")
     fp16 = options.precision == "fp16"
-    key = info.file_sha256
+    # The exposure shift is a constant of the exported graph: one cached export per shift.
+    key = info.file_sha256 + (f"-ev{exposure:+.3f}" if exposure else "")
     if has_global_stats(model):
         return OnnxBackend(None, cached_export(model, key, "capture", fp16=fp16), cached_export(model, key, "replay", fp16=fp16),
                            options.device, options.threads, fp16)
@@ -77,8 +79,14 @@ def auto_tile(backend, model, multiple: int) -> int:
     return side - side % max(1, multiple)
 
 
-def build_model_runner(name: str, weights: str | None, options: EngineOptions = EngineOptions()) -> PixelFn:
-    """Load zoo model `name` (shipped weights or `weights`) and return its PixelFn."""
+def build_model_runner(name: str, weights: str | None, options: EngineOptions = EngineOptions(),
+                       exposure: float = 0.0) -> PixelFn:
+    """Load zoo model `name` (shipped weights or `weights`) and return its PixelFn.
+
+    `exposure` (EV) shifts the model's automatic exposure: a network conditioned on exposure
+    (lynx) renders the shifted exposure itself; any other output is re-rendered with
+    `llid_cli.tone.shift_exposure`.
+    """
     import cv2
 
     from llid_cli.classical import model_pre_step
@@ -93,12 +101,19 @@ def build_model_runner(name: str, weights: str | None, options: EngineOptions = 
             "train them with `llid train` and pass --weights FILE"
         )
     model, info = load_model(path, architecture=spec.architecture)
-    backend = build_backend(model, info, options)
+    native_exposure = bool(getattr(model, "conditions_on_exposure", False))
+    if native_exposure:
+        model.exposure_shift = float(exposure)
+    backend = build_backend(model, info, options, exposure if native_exposure else 0.0)
     tile = options.tile or auto_tile(backend, model, spec.input_multiple)
     pre = model_pre_step(spec.pre, model)
     tiler = Tiler(backend.run_batch, tile, options.overlap, spec.input_multiple, options.batch_size)
 
     def run(pixels: np.ndarray) -> np.ndarray:
+        out = enhance(pixels)
+        return shift_pixels(out, exposure) if exposure and not native_exposure else out
+
+    def enhance(pixels: np.ndarray) -> np.ndarray:
         if pre is not None:
             pixels = pre(pixels)
         height, width = pixels.shape[:2]

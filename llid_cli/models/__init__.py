@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 # One entry per architecture file in this package.
-ARCHITECTURES = ["classical", "two_stage", "mirnet", "resse", "unet", "clahe_cnn"]
+ARCHITECTURES = ["classical", "two_stage", "mirnet", "resse", "unet", "clahe_cnn", "lynx"]
 
 _loaded = False
 

@@ -68,3 +68,35 @@ class SqueezeExcitation(GlobalStats):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         (pooled,) = self.stats(lambda: (x.mean(dim=(2, 3), keepdim=True),))
         return x * self.fc(pooled)
+
+
+# Linear light, for layers that measure or render exposure (twins of `llid_cli.tone`).
+_LINEAR_LUMA = (0.2126, 0.7152, 0.0722)
+
+
+def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp(0.0, 1.0)
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_luminance(rgb_linear: torch.Tensor) -> torch.Tensor:
+    """B x 1 x H x W luminance of B x 3 x H x W linear RGB."""
+    return _LINEAR_LUMA[0] * rgb_linear[:, 0:1] + _LINEAR_LUMA[1] * rgb_linear[:, 1:2] + _LINEAR_LUMA[2] * rgb_linear[:, 2:3]
+
+
+def exposure_of(rgb: torch.Tensor) -> torch.Tensor:
+    """Per image, log2 of the mean linear luminance of B x 3 x H x W sRGB (see `llid_cli.tone`)."""
+    mean = linear_luminance(srgb_to_linear(rgb)).mean(dim=(1, 2, 3))
+    return torch.log2(mean.clamp_min(1e-6))
+
+
+def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp(0.0, 1.0)
+    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(1e-12) ** (1 / 2.4) - 0.055)
+
+
+def shift_exposure(rgb: torch.Tensor, ev: torch.Tensor) -> torch.Tensor:
+    """B x 3 x H x W sRGB rendered `ev` (B) stops brighter with `llid_cli.tone`'s shoulder."""
+    linear = srgb_to_linear(rgb)
+    factor = torch.pow(2.0, ev).view(-1, 1, 1, 1)
+    return linear_to_srgb(1.0 - torch.pow((1.0 - linear).clamp(0.0, 1.0), factor))

@@ -34,6 +34,9 @@ class SourceConfig:
     high_dir: str = "high"
     degradation: dict[str, Any] = field(default_factory=dict)  # synthetic: LowLightSettings fields
     max_items: int = 0  # 0: all
+    # Shell patterns of what to leave out: scene names of a manifest, file paths (relative to the
+    # root) of folder and synthetic sources. How scenes are held back for a second test split.
+    exclude: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -87,6 +90,11 @@ class LoopConfig:
     compile: bool = False  # CUDA only
     seed: int = 0
     threads: int = 0  # CPU threads; 0: torch's default
+    # Exposure-conditioned models only: half of each batch's references are re-rendered up to this
+    # many stops brighter or darker (uniform; 0 = off) and the network is told the shifted
+    # exposure, so that it learns to render any exposure asked of it (`llid enhance --exposure`).
+    # The exposure head still learns the unshifted reference's exposure.
+    exposure_jitter: float = 0.0
 
 
 @dataclass
@@ -251,6 +259,8 @@ def _validate(config: TrainConfig) -> None:
         raise ConfigError(f"schedule.type '{config.schedule.type}' is not one of cosine, plateau, constant")
     if config.train.steps < 1 or config.train.val_every < 1 or config.train.ckpt_every < 1:
         raise ConfigError("train.steps, train.val_every and train.ckpt_every must be >= 1")
+    if not 0 <= config.train.exposure_jitter <= 4:
+        raise ConfigError("train.exposure_jitter must be in [0, 4] stops")
     if not 0 <= config.train.ema < 1:
         raise ConfigError("train.ema must be in [0, 1)")
     from llid_cli.training.losses import LOSSES

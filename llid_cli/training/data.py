@@ -56,34 +56,45 @@ class PairList:
         return len(self.pairs)
 
 
-def manifest_pairs(root: str | Path) -> PairList:
+def _excluded(name: str, patterns: list[str] | tuple[str, ...]) -> bool:
+    from fnmatch import fnmatchcase
+
+    return any(fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def manifest_pairs(root: str | Path, exclude: list[str] | tuple[str, ...] = ()) -> PairList:
     root = Path(root)
     manifest = root / "manifest.json"
     if not manifest.is_file():
         raise ConfigError("no manifest.json here (expected the sice layout: see its README)", root)
     pairs = []
     for scene in json.loads(manifest.read_text()):
+        if _excluded(scene["scene"], exclude):
+            continue
         folder = root / scene["scene"]
         for low in scene["low"]:
             pairs.append((folder / low["file"], folder / scene["ref"]))
     return PairList(f"manifest:{root}", pairs)
 
 
-def folder_pairs(root: str | Path, low_dir: str = "low", high_dir: str = "high") -> PairList:
+def folder_pairs(root: str | Path, low_dir: str = "low", high_dir: str = "high",
+                 exclude: list[str] | tuple[str, ...] = ()) -> PairList:
     root = Path(root)
     low, high = root / low_dir, root / high_dir
     if not low.is_dir() or not high.is_dir():
         raise ConfigError(f"expected '{low_dir}/' and '{high_dir}/' folders (LOL layout)", root)
     highs = {p.stem: p for p in high.iterdir() if is_readable_name(p)}
-    pairs = [(p, highs[p.stem]) for p in sorted(low.iterdir()) if is_readable_name(p) and p.stem in highs]
+    pairs = [(p, highs[p.stem]) for p in sorted(low.iterdir())
+             if is_readable_name(p) and p.stem in highs and not _excluded(p.name, exclude)]
     if not pairs:
         raise ConfigError(f"no files in '{low_dir}/' have a match by name in '{high_dir}/'", root)
     return PairList(f"folder:{root}", pairs)
 
 
-def clean_images(root: str | Path) -> list[Path]:
+def clean_images(root: str | Path, exclude: list[str] | tuple[str, ...] = ()) -> list[Path]:
     root = Path(root)
-    files = sorted(p for p in root.rglob("*") if p.is_file() and is_readable_name(p))
+    files = sorted(p for p in root.rglob("*")
+                   if p.is_file() and is_readable_name(p) and not _excluded(p.relative_to(root).as_posix(), exclude))
     if not files:
         raise ConfigError("no clean images found for synthetic pairs", root)
     return files
@@ -91,9 +102,9 @@ def clean_images(root: str | Path) -> list[Path]:
 
 def source_pairs(source: SourceConfig) -> PairList:
     if source.type == "manifest":
-        pairs = manifest_pairs(source.root)
+        pairs = manifest_pairs(source.root, source.exclude)
     elif source.type == "folder":
-        pairs = folder_pairs(source.root, source.low_dir, source.high_dir)
+        pairs = folder_pairs(source.root, source.low_dir, source.high_dir, source.exclude)
     else:
         raise ConfigError(f"'{source.type}' sources have no fixed pairs")
     if source.max_items:
@@ -155,7 +166,7 @@ class TrainPairs(torch.utils.data.Dataset):
             if source.weight == 0:
                 continue
             if source.type == "synthetic":
-                files = clean_images(source.root)
+                files = clean_images(source.root, source.exclude)
                 if source.max_items:
                     files = files[: source.max_items]
                 settings = _degradation(source.degradation)

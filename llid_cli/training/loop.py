@@ -84,6 +84,8 @@ class Trainer:
         self.best: dict = {"psnr": -math.inf}
         self.train_seconds = 0.0
         self.pre = model_pre_step(self.spec.pre, self.model)
+        # Exposure-conditioned networks (lynx) are told the reference's exposure while training.
+        self.conditioned = bool(getattr(self.model, "conditions_on_exposure", False))
         self.use_amp = config.train.amp and self.device.type == "cuda"
         self.forward = self.model
         if config.train.compile and self.device.type == "cuda":
@@ -165,10 +167,17 @@ class Trainer:
         self.model.train()
         low = low.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         ref = ref.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
-            pred = self.forward(low)
+        estimate = exposure = None
+        if self.conditioned:
+            ref, told, exposure = self._exposure_targets(ref)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
+                pred = self.forward(low, told)
+            estimate = self.model.predicted_exposure
+        else:
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
+                pred = self.forward(low)
         pred = pred.float()
-        total, _ = self.loss(pred, ref)
+        total, _ = self.loss(pred, ref, estimate, exposure)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         if self.config.train.grad_clip:
@@ -182,6 +191,25 @@ class Trainer:
         if not math.isfinite(value):
             raise ConfigError(f"training diverged at step {self.step + 1} (loss {value}); lower optim.lr")
         return value
+
+    @torch.no_grad()
+    def _exposure_targets(self, ref: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(reference to match, exposure to tell the network, exposure its head should estimate).
+
+        With `train.exposure_jitter`, half the references are re-rendered brighter or darker, drawn
+        from (seed, step) so that a resumed run draws the same shifts.
+        """
+        from llid_cli.models.blocks import exposure_of, shift_exposure
+
+        measured = exposure_of(ref.float())
+        jitter = self.config.train.exposure_jitter
+        if not jitter:
+            return ref, measured, measured
+        generator = torch.Generator().manual_seed(self.config.train.seed * 1_000_003 + self.step)
+        ev = (torch.rand(ref.shape[0], generator=generator) * 2 - 1) * jitter
+        ev = torch.where(torch.rand(ref.shape[0], generator=generator) < 0.5, ev, torch.zeros_like(ev)).to(ref.device)
+        shifted = shift_exposure(ref.float(), ev).contiguous(memory_format=self.memory_format)
+        return shifted, exposure_of(shifted), measured
 
     @torch.no_grad()
     def validate(self, val) -> tuple[float, float]:

@@ -163,8 +163,23 @@ class Perceptual(nn.Module):
         return (self.features((pred - self.mean) / self.std) - self.features((target - self.mean) / self.std)).abs().mean()
 
 
+class ExposureEstimate(nn.Module):
+    """L1 in stops between an exposure-conditioned model's own estimate and the reference's exposure.
+
+    It trains the head that chooses the exposure when nobody gives one (`llid enhance`); the
+    picture itself is trained with the reference's exposure given (teacher forcing).
+    """
+
+    uses_exposure_estimate = True
+
+    def forward(self, pred, target, estimate=None, exposure=None):
+        if estimate is None:
+            raise ConfigError("loss 'exposure' needs a model that estimates exposure (such as lynx)")
+        return (estimate.float() - exposure).abs().mean()
+
+
 LOSSES = {"l1": L1, "charbonnier": Charbonnier, "mse": MSE, "ssim": SSIMLoss, "adversarial": Adversarial,
-          "perceptual": Perceptual}
+          "perceptual": Perceptual, "exposure": ExposureEstimate}
 
 
 class CompositeLoss(nn.Module):
@@ -182,11 +197,15 @@ class CompositeLoss(nn.Module):
                 raise ConfigError(f"bad arguments for loss '{term.type}': {exc}") from exc
         self.terms = nn.ModuleList(modules)
 
-    def forward(self, pred, target):
+    def forward(self, pred, target, estimate=None, exposure=None):
+        """`estimate`/`exposure`: an exposure-conditioned model's estimate and the reference's exposure."""
         total = pred.new_zeros(())
         parts = {}
         for name, weight, term in zip(self.names, self.weights, self.terms):
-            value = term(pred, target)
+            if getattr(term, "uses_exposure_estimate", False):
+                value = term(pred, target, estimate, exposure)
+            else:
+                value = term(pred, target)
             parts[name] = float(value.detach())
             total = total + weight * value
         return total, parts

@@ -1,6 +1,7 @@
 """Physically based low-light degradation, to synthesise dark/clean pairs from clean photos.
 
-The steps follow how a dark photo is made: sRGB is decoded to linear light, the exposure is cut,
+The same steps with an exposure factor of 1 or more give identity and over-exposed pairs, which
+teach a model to leave a well-exposed photo alone. The steps follow how a dark photo is made: sRGB is decoded to linear light, the exposure is cut,
 white balance drifts, the sensor adds Poisson shot noise (photon counting) and Gaussian read noise,
 the camera encodes back to sRGB, quantises to 8 bits and often JPEG-compresses. Every range is a
 setting so that training configs can describe their degradation.
@@ -12,20 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)
+from llid_cli.tone import linear_to_srgb, srgb_to_linear
 
 
 @dataclass(frozen=True)
 class LowLightSettings:
-    exposure: tuple[float, float] = (0.03, 0.3)  # linear-light factor, drawn log-uniformly
+    # Linear-light factor, drawn log-uniformly. Above 1 the input is over-exposed (clipped) and the
+    # clean photo is the target; exactly 1 with no noise makes identity pairs ("do no harm").
+    exposure: tuple[float, float] = (0.03, 0.3)
     wb_drift: float = 0.08  # each channel's gain drawn in [1 - drift, 1 + drift]
     photons_at_white: tuple[float, float] = (300.0, 5000.0)  # electrons for a white pixel at full exposure; log-uniform
     read_noise: tuple[float, float] = (0.0005, 0.006)  # std of read noise, linear units
@@ -33,8 +28,8 @@ class LowLightSettings:
     jpeg_quality: tuple[int, int] = (70, 97)
 
     def __post_init__(self) -> None:
-        if not 0 < self.exposure[0] <= self.exposure[1] <= 1:
-            raise ValueError("exposure must satisfy 0 < low <= high <= 1")
+        if not 0 < self.exposure[0] <= self.exposure[1] <= 8:
+            raise ValueError("exposure must satisfy 0 < low <= high <= 8")
         if not 0 < self.photons_at_white[0] <= self.photons_at_white[1]:
             raise ValueError("photons_at_white must satisfy 0 < low <= high")
         if not 0 <= self.read_noise[0] <= self.read_noise[1]:

@@ -1,0 +1,231 @@
+"""`lynx`: a fast, exposure-aware encoder-decoder (this project's own design; NAFNet's blocks).
+
+Why it looks like this (measured on the zoo, see docs): most of the remaining error of the seed
+models is the *exposure decision*, and their cost is full-resolution 3x3 convolutions. So:
+
+- **Work at reduced resolution.** The photo is pixel-unshuffled by `unshuffle` (lossless: every
+  full-resolution pixel still reaches the network) and processed by a three-level encoder-decoder of
+  NAFNet-style gated blocks (layer norm, pointwise conv, depthwise 3x3, simple gate; no channel
+  attention, so the local path has no global statistics). The head predicts a full-resolution
+  residual through pixel-shuffle: that is the light full-resolution path for detail and noise.
+- **Exposure is an explicit number.** `exposure` = log2 of the mean linear luminance (`llid_cli.tone`).
+  One global branch (`GlobalTone`) pools what decides exposure and tone over the whole photo: a soft
+  histogram and the mean of the input's luminance, its colour balance, and the bottleneck's
+  features. A small head predicts the exposure the output should have; during training the
+  reference's exposure is given instead (teacher forcing), so the network learns to *render* a
+  requested exposure, and `exposure_shift` (`llid enhance --exposure EV`) moves the automatic choice.
+- **Tone first, then detail.** From the pooled vector and the target exposure an MLP gives a
+  monotone tone curve per channel (16 knots, identity at initialisation), applied to the input, and
+  FiLM modulations for the decoder; the decoder adds the residual that denoises and restores detail.
+  A curve brightens without washing colours out, and a well-exposed photo needs only the identity.
+- **Tiling.** The only global operation is `GlobalTone`, a `GlobalStats` layer: for a tiled photo
+  the engine records its pooled vector on the whole photo and replays it in every tile.
+  The network pads its own input to `unshuffle * 4` and crops back.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from llid_cli.models.blocks import crop_to, linear_luminance, pad_to_multiple, srgb_to_linear
+from llid_cli.models.context import GlobalStats
+from llid_cli.models.registry import add_variant, register
+
+CURVE_KNOTS = 16  # knots of the tone curve, evenly spaced in sqrt(x): denser in the shadows
+HISTOGRAM_BINS = 16
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """Layer norm over the channels of each pixel (a local operation: tiles see the same).
+
+    Computed on the NHWC view, where it is one fused kernel (on the CPU the engine's tensors are
+    channels-last, so the permutes are free); a hand-written mean/variance took half the run time.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class GatedBlock(nn.Module):
+    """NAFNet's block without channel attention: a gated depthwise mixer, then a gated MLP.
+
+    The last convolution of each branch starts at zero (NAFNet scales them by learned factors that
+    start at zero, which costs two more passes over the features), so a new block is the identity
+    and a deep stack trains from the first step.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.norm1 = LayerNorm2d(channels)
+        self.expand = nn.Conv2d(channels, 2 * channels, 1)
+        self.depthwise = nn.Conv2d(2 * channels, 2 * channels, 3, padding=1, groups=2 * channels)
+        self.project = nn.Conv2d(channels, channels, 1)
+        self.norm2 = LayerNorm2d(channels)
+        self.ffn_in = nn.Conv2d(channels, 2 * channels, 1)
+        self.ffn_out = nn.Conv2d(channels, channels, 1)
+        for last in (self.project, self.ffn_out):
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.depthwise(self.expand(self.norm1(x))).chunk(2, dim=1)
+        x = x + self.project(a * b)
+        a, b = self.ffn_in(self.norm2(x)).chunk(2, dim=1)
+        return x + self.ffn_out(a * b)
+
+
+def _stage(channels: int, blocks: int) -> nn.Sequential:
+    return nn.Sequential(*[GatedBlock(channels) for _ in range(blocks)])
+
+
+class GlobalTone(GlobalStats):
+    """The whole photo's exposure and tone statistics, as one pooled vector (recorded for tiles).
+
+    Every entry is a mean over pixels, so the vector hardly depends on the resolution it is
+    measured at (the engine's context pass sees the photo down-scaled).
+    """
+
+    def __init__(self, channels: int, features: int):
+        super().__init__()
+        self.project = nn.Conv2d(channels, features, 1)
+        self.register_buffer("bins", torch.arange(HISTOGRAM_BINS, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.size = 1 + HISTOGRAM_BINS + 3 + features
+
+    def forward(self, small: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        (pooled,) = self.stats(lambda: (self._pool(small, features),))
+        return pooled
+
+    def _pool(self, small: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        linear = srgb_to_linear(small)
+        luminance = linear_luminance(linear)
+        mean = luminance.mean(dim=(2, 3)).clamp_min(1e-6)  # B x 1
+        exposure = torch.log2(mean)
+        # A soft histogram of sqrt(luminance): where the photo's light lies, shadows resolved finely.
+        position = torch.sqrt(luminance + 1e-8) * (HISTOGRAM_BINS - 1)
+        histogram = F.relu(1.0 - (position - self.bins).abs()).mean(dim=(2, 3))
+        balance = torch.log2(linear.mean(dim=(2, 3)).clamp_min(1e-6) / mean)  # colour cast, per channel
+        learned = F.relu(self.project(features)).mean(dim=(2, 3))
+        return torch.cat([exposure, histogram, balance, learned], dim=1)
+
+
+class ToneCurve(nn.Module):
+    """A monotone per-channel curve with `CURVE_KNOTS` knots at x = (k / (K - 1))^2.
+
+    The knot values are the identity's increments scaled by exp(z), accumulated from zero: any z
+    gives a curve that rises, and z = 0 is the identity.
+    """
+
+    def __init__(self):
+        super().__init__()
+        k = torch.arange(CURVE_KNOTS - 1, dtype=torch.float32)
+        self.register_buffer("steps", ((2 * k + 1) / (CURVE_KNOTS - 1) ** 2).view(1, 1, -1), persistent=False)
+
+    def knots(self, z: torch.Tensor) -> torch.Tensor:
+        """B x 3 x (K - 1) log-scales -> B x 3 x K knot values."""
+        rises = self.steps * torch.exp(z.clamp(-6.0, 6.0))
+        return torch.cat([torch.zeros_like(rises[..., :1]), torch.cumsum(rises, dim=-1)], dim=-1)
+
+    def forward(self, x: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
+        batch, channels, height, width = x.shape
+        position = torch.sqrt(x.clamp(0.0, 1.0) + 1e-12) * (CURVE_KNOTS - 1)
+        low = position.floor().clamp(0, CURVE_KNOTS - 2)
+        frac = (position - low).reshape(batch, channels, -1)
+        index = low.long().reshape(batch, channels, -1)
+        below = torch.gather(knots, 2, index)
+        above = torch.gather(knots, 2, index + 1)
+        return (below + frac * (above - below)).reshape(batch, channels, height, width)
+
+
+@register(
+    "lynx",
+    description="Fast exposure-aware encoder-decoder: tone curve + FiLM from a global branch, NAFNet blocks at 1/2-1/8 resolution.",
+    origin="this project's design: NAFNet's gated blocks (Chen et al., ECCV 2022), FiLM (Perez et al., 2018), "
+           "curve estimation as in Zero-DCE (Guo et al., CVPR 2020), exposure conditioning",
+    presets={
+        "default": {"width": 16, "unshuffle": 2, "blocks": (1, 2, 4, 2, 1)},
+        "fast": {"width": 16, "unshuffle": 4, "blocks": (1, 1, 2, 1, 1)},
+        "tiny": {"width": 8, "unshuffle": 2, "blocks": (1, 1, 1, 1, 1)},
+    },
+    input_multiple=16,  # the largest the presets need (unshuffle 4 x two down-samplings)
+    global_ops=("global tone branch: histogram, exposure, colour balance and pooled bottleneck features",),
+    weights="lynx.safetensors",
+)
+class Lynx(nn.Module):
+    conditions_on_exposure = True
+
+    def __init__(self, width: int = 16, unshuffle: int = 2, blocks: tuple[int, ...] = (1, 2, 4, 2, 1),
+                 global_features: int = 32, hidden: int = 96):
+        super().__init__()
+        if len(blocks) != 5:
+            raise ValueError("blocks needs five counts: encoder 1, encoder 2, middle, decoder 2, decoder 1")
+        if unshuffle not in (1, 2, 4):
+            raise ValueError("unshuffle must be 1, 2 or 4")
+        self.unshuffle = unshuffle
+        self.multiple = unshuffle * 4
+        widths = (width, 2 * width, 4 * width)
+        self.widths = widths
+        self.stem = nn.Conv2d(3 * unshuffle**2, width, 3, padding=1)
+        self.encoder1 = _stage(widths[0], blocks[0])
+        self.down1 = nn.Conv2d(widths[0], widths[1], 2, stride=2)
+        self.encoder2 = _stage(widths[1], blocks[1])
+        self.down2 = nn.Conv2d(widths[1], widths[2], 2, stride=2)
+        self.middle = _stage(widths[2], blocks[2])
+        self.up2 = nn.Sequential(nn.Conv2d(widths[2], widths[1] * 4, 1), nn.PixelShuffle(2))
+        self.decoder2 = _stage(widths[1], blocks[3])
+        self.up1 = nn.Sequential(nn.Conv2d(widths[1], widths[0] * 4, 1), nn.PixelShuffle(2))
+        self.decoder1 = _stage(widths[0], blocks[4])
+        self.head = nn.Conv2d(width, 3 * unshuffle**2, 3, padding=1)
+
+        self.tone = GlobalTone(widths[2], global_features)
+        self.exposure_head = nn.Sequential(nn.Linear(self.tone.size, hidden // 2), nn.GELU(), nn.Linear(hidden // 2, 1))
+        self.film_sizes = (widths[2], widths[1], widths[0])
+        outputs = 2 * sum(self.film_sizes) + 3 * (CURVE_KNOTS - 1)
+        self.condition = nn.Sequential(nn.Linear(self.tone.size + 1, hidden), nn.GELU(), nn.Linear(hidden, outputs))
+        self.curve = ToneCurve()
+        with torch.no_grad():  # start as the identity: curve z = 0, FiLM 0, residual near 0
+            self.condition[-1].weight.mul_(0.01)
+            self.condition[-1].bias.zero_()
+            self.head.weight.mul_(0.1)
+            self.head.bias.zero_()
+        self.exposure_shift = 0.0  # EV added to the automatic exposure (not a weight: set by the engine)
+        self.predicted_exposure: torch.Tensor | None = None  # the head's last estimate, for its training loss
+
+    def forward(self, x: torch.Tensor, exposure: torch.Tensor | None = None) -> torch.Tensor:
+        """x: B x 3 x H x W sRGB in [0, 1]; `exposure`: B target exposures (training), else automatic."""
+        x, size = pad_to_multiple(x, self.multiple)
+        h = self.stem(F.pixel_unshuffle(x, self.unshuffle) if self.unshuffle > 1 else x)
+        skip1 = self.encoder1(h)
+        skip2 = self.encoder2(self.down1(skip1))
+        h = self.down2(skip2)
+
+        pooled = self.tone(F.avg_pool2d(x, self.multiple), h)
+        predicted = pooled[:, 0] + self.exposure_head(pooled)[:, 0]
+        self.predicted_exposure = predicted
+        target = predicted + self.exposure_shift if exposure is None else exposure.to(pooled.dtype)
+        params = self.condition(torch.cat([pooled, ((target + 4.0) / 2.0)[:, None]], dim=1))
+        film = torch.split(params[:, : 2 * sum(self.film_sizes)], [2 * c for c in self.film_sizes], dim=1)
+        knots = self.curve.knots(params[:, 2 * sum(self.film_sizes):].reshape(-1, 3, CURVE_KNOTS - 1))
+
+        h = self.middle(_modulate(h, film[0]))
+        h = self.decoder2(_modulate(self.up2(h) + skip2, film[1]))
+        h = self.decoder1(_modulate(self.up1(h) + skip1, film[2]))
+        residual = self.head(h)
+        if self.unshuffle > 1:
+            residual = F.pixel_shuffle(residual, self.unshuffle)
+        return crop_to((self.curve(x, knots) + residual).clamp(0.0, 1.0), size)
+
+
+def _modulate(h: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
+    scale, shift = film[:, :, None, None].chunk(2, dim=1)
+    return h * (1.0 + scale) + shift
+
+
+# The same design, more down-scaling and fewer channels (preset "fast"): for previews and big batches.
+add_variant(
+    "lynx-fast",
+    of="lynx",
+    weights="lynx-fast.safetensors",
+    description="lynx with 4x pixel-unshuffle and fewer blocks: several times faster, for previews and large batches.",
+)
