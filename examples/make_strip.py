@@ -1,9 +1,10 @@
 """Make the README's before/after strip from real dark photos (no references exist for them).
 
-    python examples/make_strip.py OUT.jpg --weights W.safetensors PHOTO [PHOTO ...]
+    python examples/make_strip.py OUT.jpg --models resse,lynx PHOTO [PHOTO ...]
 
-Each photo is enhanced at full resolution (large ones are tiled by the engine), then the input
-(top) and output (bottom) are scaled to the same height and laid side by side.
+Each photo is enhanced at full resolution (large ones are tiled by the engine) by each model, then
+the input (top row) and each model's output (one row per model, in order) are scaled to the same
+height and laid side by side.
 """
 
 from __future__ import annotations
@@ -22,19 +23,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("out")
     parser.add_argument("photos", nargs="+")
-    parser.add_argument("--model", default=None)
-    parser.add_argument("--weights", default=None)
+    parser.add_argument("--models", default="", help="comma-separated [default: the default model]")
+    parser.add_argument("--weights", default=None, help="with one model: its weights file")
     parser.add_argument("--height", type=int, default=200)
     args = parser.parse_args()
-    pipeline = Pipeline(EnhanceOptions(model=args.model, weights=args.weights))
+    names = [n for n in args.models.split(",") if n] or [None]
+    pipelines = [Pipeline(EnhanceOptions(model=name, weights=args.weights)) for name in names]
     columns = []
     for path in args.photos:
         image = read_image(path)
-        pair = [to_uint8(image.pixels), to_uint8(pipeline.enhance_image(image).pixels)]
-        scale = args.height / pair[0].shape[0]
-        size = (round(pair[0].shape[1] * scale), args.height)
-        columns.append(np.vstack([cv2.resize(p, size, interpolation=cv2.INTER_AREA) for p in pair]))
-    gap = np.full((2 * args.height, 4, 3), 255, np.uint8)
+        rows = [to_uint8(image.pixels)] + [to_uint8(p.enhance_image(image).pixels) for p in pipelines]
+        scale = args.height / rows[0].shape[0]
+        size = (round(rows[0].shape[1] * scale), args.height)
+        columns.append(np.vstack([cv2.resize(r, size, interpolation=cv2.INTER_AREA) for r in rows]))
+    gap = np.full((len(columns[0]), 4, 3), 255, np.uint8)
     strip = np.hstack([c if i == 0 else np.hstack([gap, c]) for i, c in enumerate(columns)])
     write_image(Image(pixels=strip), args.out, WriteOptions(quality=85))
 

@@ -137,9 +137,15 @@ class Pipeline:
             try:
                 yield self.enhance_file(source, target)
             except LlidError as exc:
-                yield FileResult(source, None, "failed", error=exc.reason)
+                # The reason alone when it is about the input; with its path when about another file.
+                same = exc.path is None or Path(exc.path) == Path(source)
+                yield FileResult(source, None, "failed", error=exc.reason if same else str(exc))
             except MemoryError:
                 yield FileResult(source, None, "failed", error="out of memory")
+            except Exception as exc:  # noqa: BLE001 - a bug met on one file is that file's failure
+                # Never the batch's: a resume would stop at the same file every time.
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                yield FileResult(source, None, "failed", error=f"unexpected {type(exc).__name__}: {first}".rstrip(": "))
 
 
 def output_name(source: Path, suffix: str, fmt: str | None) -> str:

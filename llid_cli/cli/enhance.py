@@ -19,7 +19,9 @@ from llid_cli.cli.options import (enhance_options_from, max_pixels_from, model_o
 @click.option("--overwrite", is_flag=True, help="Allow the output to replace its input file.")
 @model_options
 @write_options
-def command(inputs: tuple[Path, ...], output: Path | None, suffix: str | None, overwrite: bool, **kwargs) -> None:
+@click.pass_context
+def command(ctx: click.Context, inputs: tuple[Path, ...], output: Path | None, suffix: str | None, overwrite: bool,
+            **kwargs) -> None:
     """Enhance one photo or several.
 
     \b
@@ -31,9 +33,22 @@ def command(inputs: tuple[Path, ...], output: Path | None, suffix: str | None, o
     options = enhance_options_from(kwargs)
     write = write_options_from(kwargs, overwrite)
     pipeline = Pipeline(options, write, max_pixels_from(kwargs))
-    for source, target in _targets(inputs, output, suffix, write.format):
-        result = pipeline.enhance_file(source, target)
-        click.echo(f"{source} -> {result.target} ({result.megapixels:.1f} MP, {result.seconds:.2f} s)", err=True)
+    jobs = _targets(inputs, output, suffix, write.format)
+    if ctx.obj and ctx.obj.get("debug"):  # the first failure stops with its traceback
+        results = (pipeline.enhance_file(source, target) for source, target in jobs)
+    else:  # a photo that fails is reported, and the next one goes on
+        results = pipeline.run_many(jobs, skip_existing=False)
+    failed = 0
+    for result in results:
+        if result.status == "failed":
+            failed += 1
+            click.echo(f"Error: {result.source}: {result.error}", err=True)
+        else:
+            click.echo(f"{result.source} -> {result.target} ({result.megapixels:.1f} MP, {result.seconds:.2f} s)", err=True)
+    if failed:
+        if len(jobs) > 1:
+            click.echo(f"{failed} of {len(jobs)} photos failed", err=True)
+        ctx.exit(1)
 
 
 def _targets(inputs, output: Path | None, suffix: str | None, fmt: str | None):

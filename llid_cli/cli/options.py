@@ -101,6 +101,7 @@ def enhance_options_from(kwargs: dict):
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     pre = kwargs.pop("pre")
+    _refuse_classical_brightening_without_classical_step(kwargs.get("model"), pre)
     return EnhanceOptions(
         model=kwargs.pop("model"), weights=kwargs.pop("weights"),
         pre=None if pre == "none" else pre, clahe=clahe,
@@ -111,6 +112,20 @@ def enhance_options_from(kwargs: dict):
             batch_size=kwargs.pop("batch_size"),
         ),
     )
+
+
+def _refuse_classical_brightening_without_classical_step(model: str | None, pre: str) -> None:
+    """--gain/--target-luma steer only the CLAHE path; silently ignoring them misleads."""
+    from click.core import ParameterSource
+
+    context = click.get_current_context(silent=True)
+    if context is None or model == "clahe" or pre == "clahe":
+        return
+    given = [f"--{name.replace('_', '-')}" for name in ("gain", "target_luma")
+             if context.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)]
+    if given:
+        raise click.UsageError(f"{' and '.join(given)} set the brightening of the classical clahe path "
+                               "(--model clahe or --pre clahe); learned models take --exposure EV")
 
 
 def write_options_from(kwargs: dict, overwrite: bool):

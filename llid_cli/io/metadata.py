@@ -39,13 +39,26 @@ def exif_upright(pil_image) -> tuple[int, bytes | None]:
         return 1, None
     if not exif:
         return 1, None
-    orientation = int(exif.get(ORIENTATION_TAG, 1) or 1)
+    orientation = _orientation(exif.get(ORIENTATION_TAG, 1))
     if ORIENTATION_TAG in exif:
         exif[ORIENTATION_TAG] = 1
     try:
         return orientation, exif.tobytes()
     except Exception:
         return orientation, None
+
+
+def _orientation(value) -> int:
+    """The orientation tag as 1-8; anything else (text, a tuple, out of range) means upright.
+
+    Cameras and editors have written the tag as ASCII or with other types; a photo is still a
+    photo, so an unreadable tag is ignored as a viewer would, not turned into a failure.
+    """
+    try:
+        orientation = int(value)
+    except (TypeError, ValueError):
+        return 1
+    return orientation if 1 <= orientation <= 8 else 1
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

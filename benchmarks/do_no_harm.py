@@ -1,0 +1,54 @@
+"""Does a model leave alone what needs no help? Figures for issue-style "do no harm" checks.
+
+- Well-exposed photos (default: the Kodak set, held out of every lynx training run): each is
+  enhanced and scored against itself (PSNR, dB); an enhancer that does no harm returns it nearly
+  unchanged.
+- Real photos of mixed exposure (default: DICM): the share of clipped pixels (any channel >= 250
+  of 255) before and after, and how much it grows on average, in percentage points.
+
+    python benchmarks/do_no_harm.py --models resse,lynx,lynx-fast
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from llid_cli.io import read_image
+from llid_cli.io.image import convert_depth
+from llid_cli.metrics import psnr
+from llid_cli.pipeline import EnhanceOptions, Pipeline
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def clipped(pixels: np.ndarray) -> float:
+    """Percentage of pixels with any channel at 250 or more (of 255)."""
+    pixels = pixels[:, :, None] if pixels.ndim == 2 else pixels
+    return float((pixels >= 250).any(axis=2).mean() * 100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="resse,lynx,lynx-fast")
+    parser.add_argument("--clean", type=Path, default=DATA / "clean" / "kodak24")
+    parser.add_argument("--mixed", type=Path, default=DATA / "real-unpaired" / "dicm")
+    args = parser.parse_args()
+    clean = [read_image(p) for p in sorted(args.clean.iterdir())]
+    mixed = [read_image(p) for p in sorted(args.mixed.iterdir())]
+    print(f"{len(clean)} well-exposed photos ({args.clean}), {len(mixed)} mixed photos ({args.mixed})")
+    print(f"{'model':<12} {'PSNR vs itself':>15} {'worst':>7} {'clipped before':>15} {'after':>7} {'growth (pts)':>13}")
+    for name in args.models.split(","):
+        pipeline = Pipeline(EnhanceOptions(model=name))
+        scores = [psnr(convert_depth(pipeline.enhance_image(im).pixels, np.uint8), convert_depth(im.pixels, np.uint8))
+                  for im in clean]
+        before = [clipped(convert_depth(im.pixels, np.uint8)) for im in mixed]
+        after = [clipped(convert_depth(pipeline.enhance_image(im).pixels, np.uint8)) for im in mixed]
+        print(f"{name:<12} {np.mean(scores):>15.2f} {np.min(scores):>7.2f} {np.mean(before):>14.2f}% "
+              f"{np.mean(after):>6.2f}% {np.mean(np.subtract(after, before)):>+13.2f}")
+
+
+if __name__ == "__main__":
+    main()

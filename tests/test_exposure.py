@@ -1,0 +1,167 @@
+"""Exposure as a quantity: `--exposure EV`, `--strength`, the exposure-conditioned lynx, held-out data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import gradient_rgb
+
+from llid_cli.cli import cli
+from llid_cli.errors import ConfigError
+from llid_cli.io import Image, read_image
+from llid_cli.pipeline import EnhanceOptions, Pipeline
+from llid_cli.tone import LINEAR_LUMA, blend, exposure_of, shift_exposure, srgb_to_linear
+
+
+def light(pixels: np.ndarray) -> float:
+    """Mean linear luminance of uint8/uint16 RGB."""
+    top = 65535.0 if pixels.dtype == np.uint16 else 255.0
+    return float((srgb_to_linear(pixels.astype(np.float32) / top) @ LINEAR_LUMA).mean())
+
+
+def dark_photo(dtype=np.uint8) -> np.ndarray:
+    return gradient_rgb(96, 128, dtype=dtype, seed=5, dark=0.12)
+
+
+def test_shift_exposure_doubles_the_light_and_keeps_white_white():
+    rgb = dark_photo().astype(np.float32) / 255
+    rgb[0, 0] = 1.0
+    for ev, factor in ((1, 2.0), (-1, 0.5), (2, 4.0)):
+        shifted = shift_exposure(rgb, ev)
+        assert exposure_of(shifted) - exposure_of(rgb) == pytest.approx(np.log2(factor), abs=0.03)
+        assert np.allclose(shifted[0, 0], 1.0, atol=1e-5)
+    assert shift_exposure(rgb, 0) is rgb
+
+
+def test_blend_mixes_light_not_code_values():
+    dark, bright = np.full((4, 4, 3), 0.1, np.float32), np.full((4, 4, 3), 0.8, np.float32)
+    half = blend(dark, bright, 0.5)
+    assert srgb_to_linear(half) == pytest.approx((srgb_to_linear(dark) + srgb_to_linear(bright)) / 2, abs=1e-4)
+    assert half.mean() > 0.45 + 0.05  # the sRGB midpoint would be 0.45; half the light is brighter
+    assert blend(dark, bright, 0) is dark and blend(dark, bright, 1) is bright
+
+
+@pytest.mark.parametrize("model", ["lynx", "resse", "clahe"])
+def test_exposure_option_shifts_the_automatic_choice(model):
+    image = Image(pixels=dark_photo())
+    auto = light(Pipeline(EnhanceOptions(model=model)).enhance_image(image).pixels)
+    brighter = light(Pipeline(EnhanceOptions(model=model, exposure=1)).enhance_image(image).pixels)
+    darker = light(Pipeline(EnhanceOptions(model=model, exposure=-1)).enhance_image(image).pixels)
+    # Within 15 % of twice / half the light (the shoulder that keeps highlights unclipped costs a
+    # little of the doubling where the output is already bright).
+    assert 2 * 0.85 <= brighter / auto <= 2 * 1.15
+    assert 0.5 * 0.85 <= darker / auto <= 0.5 * 1.15
+
+
+def test_lynx_renders_the_exposure_it_is_told():
+    from llid_cli.engine.runner import default_weights_path
+    from llid_cli.models.blocks import exposure_of as exposure_t
+    from llid_cli.models.weights import load_model
+
+    model, _ = load_model(default_weights_path("lynx"))
+    x = torch.from_numpy(dark_photo().astype(np.float32) / 255).permute(2, 0, 1)[None]
+    for told in (-3.5, -2.5, -1.5):
+        with torch.no_grad():
+            out = model(x, torch.tensor([told]))
+        assert float(exposure_t(out)[0]) == pytest.approx(told, abs=0.25)
+    with torch.no_grad():
+        auto = model(x)
+        shifted = model(x, model.predicted_exposure + 1)
+    assert float(exposure_t(shifted)[0] - exposure_t(auto)[0]) == pytest.approx(1.0, abs=0.2)
+
+
+@pytest.mark.parametrize("dtype,suffix", [(np.uint8, ".png"), (np.uint16, ".png"), (np.uint8, ".tif")])
+def test_strength_zero_returns_the_input_and_half_is_in_between(tmp_path, dtype, suffix):
+    import tifffile
+    from PIL import Image as PILImage
+
+    pixels = dark_photo(dtype)
+    source = tmp_path / f"in{suffix}"
+    if suffix == ".tif":
+        tifffile.imwrite(source, pixels)
+    elif dtype == np.uint16:
+        import cv2
+
+        cv2.imwrite(str(source), pixels[:, :, ::-1])
+    else:
+        PILImage.fromarray(pixels).save(source)
+    runner = CliRunner()
+    for strength in ("0", "0.5", "1"):
+        result = runner.invoke(cli, ["enhance", str(source), "-o", str(tmp_path / f"s{strength}{suffix}"), "--strength", strength])
+        assert result.exit_code == 0, result.output
+    zero, half, full = (read_image(tmp_path / f"s{s}{suffix}").pixels for s in ("0", "0.5", "1"))
+    assert zero.dtype == dtype and np.array_equal(zero, pixels)
+    assert light(half) == pytest.approx((light(pixels) + light(full)) / 2, rel=0.03)
+
+
+def test_bad_strength_and_exposure_are_usage_errors(tmp_path):
+    source = tmp_path / "in.png"
+    from PIL import Image as PILImage
+
+    PILImage.fromarray(dark_photo()).save(source)
+    for args in (["--strength", "1.5"], ["--exposure", "9"]):
+        result = CliRunner().invoke(cli, ["enhance", str(source), "-o", str(tmp_path / "o.png"), *args])
+        assert result.exit_code == 2 and "Invalid value" in result.output
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_onnx_backend_renders_the_same_exposure_shift(tmp_path, monkeypatch):
+    from llid_cli.engine.runner import EngineOptions, build_model_runner
+
+    monkeypatch.setenv("LLID_CACHE_DIR", str(tmp_path / "cache"))
+    pixels = dark_photo()
+    torch_out = build_model_runner("lynx", None, EngineOptions(tile=1024), exposure=1.0)(pixels)
+    onnx_out = build_model_runner("lynx", None, EngineOptions(backend="onnx", tile=1024), exposure=1.0)(pixels)
+    plain = build_model_runner("lynx", None, EngineOptions(backend="onnx", tile=1024))(pixels)
+    assert np.abs(torch_out.astype(int) - onnx_out.astype(int)).max() <= 1
+    assert light(onnx_out) > 1.7 * light(plain)
+    assert len(list((tmp_path / "cache" / "onnx").glob("*-ev+1.000-*.onnx"))) == 2  # capture and replay
+
+
+def test_exposure_loss_needs_an_exposure_conditioned_model(tmp_path, tiny_datasets):
+    from llid_cli.training.config import parse_config
+    from llid_cli.training.loop import Trainer
+
+    raw = {"model": {"type": "resse", "preset": "tiny"},
+           "data": {"train": [{"type": "manifest", "root": str(tiny_datasets["manifest"])}], "patch_size": 24,
+                    "batch_size": 2, "workers": 0},
+           "loss": [{"type": "l1"}, {"type": "exposure", "weight": 0.1}], "train": {"steps": 1, "threads": 1}}
+    with pytest.raises(ConfigError, match="estimates exposure"):
+        Trainer(parse_config(raw), tmp_path / "run", device="cpu").fit()
+    raw["model"]["type"] = "lynx"
+    raw["train"]["exposure_jitter"] = 1.0
+    trainer = Trainer(parse_config(raw), tmp_path / "run2", device="cpu")
+    trainer.fit()
+    assert trainer.step == 1 and all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
+def test_exclude_holds_scenes_and_photos_out_of_training(tiny_datasets):
+    from llid_cli.training.data import clean_images, manifest_pairs
+
+    root = Path(tiny_datasets["manifest"])
+    scenes = [s["scene"] for s in json.loads((root / "manifest.json").read_text())]
+    kept = manifest_pairs(root, [scenes[0]]).pairs
+    assert kept and all(low.parent.name != scenes[0] for low, _ in kept)
+    assert len(kept) < len(manifest_pairs(root).pairs)
+    clean = Path(tiny_datasets["clean"])
+    everything = clean_images(clean)
+    first = everything[0].relative_to(clean).as_posix()
+    assert first not in [p.relative_to(clean).as_posix() for p in clean_images(clean, [first])]
+
+
+def test_classical_brightening_options_are_refused_where_they_would_be_ignored(tmp_path):
+    from PIL import Image as PILImage
+
+    source = tmp_path / "in.png"
+    PILImage.fromarray(dark_photo()).save(source)
+    result = CliRunner().invoke(cli, ["enhance", str(source), "-o", str(tmp_path / "o.png"), "--gain", "3"])
+    assert result.exit_code == 2 and "--exposure" in result.output
+    assert not (tmp_path / "o.png").exists()
+    for args in (["--model", "clahe", "--gain", "3"], ["--pre", "clahe", "--model", "lynx", "--target-luma", "0.3"]):
+        result = CliRunner().invoke(cli, ["enhance", str(source), "-o", str(tmp_path / "o.png"), "--overwrite", *args])
+        assert result.exit_code == 0, result.output
