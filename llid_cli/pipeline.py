@@ -6,6 +6,7 @@ never touches pixels itself. Models are resolved once per `Pipeline`, not once p
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -153,21 +154,32 @@ def output_name(source: Path, suffix: str, fmt: str | None) -> str:
     return f"{source.stem}{suffix}{extension}"
 
 
-def discover(folder: Path, recursive: bool) -> list[Path]:
-    """Image files under `folder` by extension, sorted; hidden files (and llid's temp files) skipped."""
+def discover(folder: Path, recursive: bool, skip: Path | None = None) -> list[Path]:
+    """Files under `folder` with an image extension, sorted; hidden ones (and llid's temp files) left out.
+
+    Entries with an image name that are not regular files (a broken link, a folder named x.jpg, a
+    pipe) are listed too, so that reading them reports why rather than skipping them silently.
+    `skip`: a folder inside `folder` to leave out (the batch's own output folder).
+    """
     pattern = folder.rglob("*") if recursive else folder.glob("*")
-    return sorted(
-        p for p in pattern
-        if p.is_file() and is_readable_name(p)
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
+    skip = skip.resolve() if skip is not None else None
+    found = []
+    for p in pattern:
+        relative = p.relative_to(folder)
+        if not is_readable_name(p) or any(part.startswith(".") for part in relative.parts):
+            continue
+        if skip is not None and (p.resolve() == skip or skip in p.resolve().parents):
+            continue
+        found.append(p)
+    return sorted(found)
 
 
 def plan_batch(folder: Path, out_dir: Path, recursive: bool, suffix: str, fmt: str | None,
                allow_inplace: bool = False) -> list[tuple[Path, Path]]:
     """(source, target) pairs keeping the relative layout; a target equal to its source only if allowed."""
     jobs = []
-    for source in discover(folder, recursive):
+    inside = out_dir.resolve() != folder.resolve()  # an output folder within the input is not input
+    for source in discover(folder, recursive, skip=out_dir if inside else None):
         relative = source.relative_to(folder)
         target = out_dir / relative.parent / output_name(source, suffix, fmt)
         if not allow_inplace and same_file(source, target):
@@ -175,4 +187,17 @@ def plan_batch(folder: Path, out_dir: Path, recursive: bool, suffix: str, fmt: s
                 f"output {target} would overwrite its input: choose another output folder, a --suffix, or --overwrite"
             )
         jobs.append((source, target))
+    return refuse_collisions(jobs)
+
+
+def refuse_collisions(jobs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+    """Refuse, before any work, two inputs that would be written to one output (x.jpg and x.png
+    with --format png, or p/x.jpg and q/x.jpg into one folder): the second would replace the first."""
+    seen: dict[Path, Path] = {}
+    for source, target in jobs:
+        key = Path(os.path.normcase(os.path.abspath(target)))
+        if key in seen:
+            raise LlidError(f"{seen[key]} and {source} would both be written to {target}; "
+                            "use --suffix, another output folder, or enhance them separately")
+        seen[key] = source
     return jobs

@@ -72,3 +72,85 @@ def test_enhance_carries_on_past_a_bad_photo(tmp_path, bad_files):
     from llid_cli.io import read_image
 
     assert read_image(out / "good2.jpg").pixels.shape == (32, 48, 3)
+
+
+def test_two_inputs_that_would_share_an_output_are_refused_before_any_work(tmp_path):
+    photos = tmp_path / "in"
+    photos.mkdir()
+    write_jpeg(photos / "x.jpg", gradient_rgb(32, 48, dark=0.2))
+    from PIL import Image
+
+    Image.fromarray(gradient_rgb(32, 48, seed=4, dark=0.2)).save(photos / "x.png")
+    for extra in ([], ["--overwrite"]):
+        result = run("batch", photos, "-o", tmp_path / "out", "--format", "png", "--model", "lynx-fast", *extra)
+        assert result.exit_code == 1
+        assert "x.jpg" in result.output and "x.png" in result.output and "both" in result.output
+        assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    (tmp_path / "p").mkdir()
+    (tmp_path / "q").mkdir()
+    first = write_jpeg(tmp_path / "p" / "x.jpg", gradient_rgb(32, 48, dark=0.2))
+    second = write_jpeg(tmp_path / "q" / "x.jpg", gradient_rgb(32, 48, seed=5, dark=0.2))
+    result = run("enhance", first, second, "-o", f"{tmp_path / 'two'}/", "--model", "lynx-fast")
+    assert result.exit_code == 1 and str(first) in result.output and str(second) in result.output
+    assert not (tmp_path / "two" / "x.jpg").exists()
+
+
+def test_eval_refuses_to_score_a_folder_against_itself(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(gradient_rgb(32, 48)).save(folder / "a.png")
+    result = run("eval", folder, "--ref", folder)
+    assert result.exit_code == 1
+    assert "both the output to score and its reference" in result.output and "inf" not in result.output
+
+
+def test_enhance_output_names_that_contradict_the_request_are_usage_errors(tmp_path):
+    photo = write_jpeg(tmp_path / "a.jpg", gradient_rgb(32, 48, dark=0.2))
+    other = write_jpeg(tmp_path / "b.jpg", gradient_rgb(32, 48, seed=6, dark=0.2))
+    result = run("enhance", photo, "-o", tmp_path / "out.png", "--format", "jpeg")
+    assert result.exit_code == 2 and "out.jpg" in result.output and not (tmp_path / "out.png").exists()
+    result = run("enhance", photo, other, "-o", tmp_path / "two.jpg")
+    assert result.exit_code == 2 and "output folder" in result.output and not (tmp_path / "two.jpg").exists()
+    result = run("enhance", tmp_path)
+    assert result.exit_code == 2 and "llid batch" in result.output
+    assert run("enhance", photo, "-o", tmp_path / "same.jpeg", "--format", "jpeg", "--model", "lynx-fast").exit_code == 0
+
+
+def test_batch_leaves_its_own_output_folder_and_odd_entries_are_reported(tmp_path):
+    import os
+
+    photos = tmp_path / "in"
+    photos.mkdir()
+    write_jpeg(photos / "a.jpg", gradient_rgb(32, 48, dark=0.2))
+    (photos / "gone.jpg").symlink_to(photos / "missing.jpg")
+    (photos / "folder.jpg").mkdir()
+    os.mkfifo(photos / "pipe.jpg")
+    (photos / "zero.png").symlink_to("/dev/zero")
+    for attempt in range(2):
+        result = run("batch", photos, "-o", photos / "out", "--recursive", "--model", "lynx-fast")
+        assert result.exit_code == 1
+        out_files = sorted(p.relative_to(photos / "out").as_posix() for p in (photos / "out").rglob("*") if p.is_file())
+        assert out_files == ["a.jpg"]  # never out/out/a.jpg: its own outputs are not inputs
+    text = " ".join(result.output.split())
+    for name, reason in (("gone.jpg", "broken link"), ("folder.jpg", "folder"), ("pipe.jpg", "not a regular file"),
+                         ("zero.png", "not a regular file")):
+        assert name in text and reason in text, (name, text)
+
+
+def test_an_unwritable_report_is_refused_before_any_work(tmp_path):
+    photos = tmp_path / "in"
+    photos.mkdir()
+    write_jpeg(photos / "a.jpg", gradient_rgb(32, 48, dark=0.2))
+    result = run("batch", photos, "-o", tmp_path / "out", "--report", tmp_path / "no-such-folder" / "r.json")
+    assert result.exit_code == 2 and "no-such-folder" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_failures_are_plain_unwrapped_lines_when_not_on_a_terminal(tmp_path, bad_files):
+    result = run("batch", bad_files["text"].parent, "-o", tmp_path / "out")
+    assert result.exit_code == 1
+    for path in bad_files.values():
+        if path.suffix != ".xyz":
+            assert any(line.startswith(f"{path}: ") for line in result.output.splitlines()), path

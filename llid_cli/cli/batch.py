@@ -37,6 +37,8 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
 
     options = enhance_options_from(kwargs)
     write = write_options_from(kwargs, overwrite)
+    if report is not None:
+        _check_writable(report)
     jobs = plan_batch(folder, out_dir, recursive, suffix, write.format, allow_inplace=overwrite)
     console = Console(stderr=True)
     if not jobs:
@@ -73,6 +75,19 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
         raise SystemExit(1)
 
 
+def _check_writable(report: Path) -> None:
+    """Refuse a report path that cannot be written before the batch runs, not after."""
+    import os
+
+    folder = report.parent if str(report.parent) else Path(".")
+    if report.is_dir():
+        raise click.BadParameter(f"{report} is a folder", param_hint="--report")
+    if not folder.is_dir():
+        raise click.BadParameter(f"{report}: the folder {folder} does not exist", param_hint="--report")
+    if not os.access(folder, os.W_OK) or (report.exists() and not os.access(report, os.W_OK)):
+        raise click.BadParameter(f"{report}: not writable here", param_hint="--report")
+
+
 def _progress(console, quiet: bool):
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
@@ -86,6 +101,13 @@ def _progress(console, quiet: bool):
 
 def _failure_table(console, failed, folder: Path) -> None:
     from rich.table import Table
+
+    if not console.is_terminal:  # a log or a pipe: one plain line per file, never wrapped
+        console.print(f"{len(failed)} file(s) failed in {folder}:", soft_wrap=True)
+        for result in failed:
+            console.print(f"{result.source}: {result.error or 'unknown error'}", soft_wrap=True, markup=False,
+                          highlight=False)
+        return
 
     table = Table(title=f"{len(failed)} file(s) failed in {folder}", title_justify="left")
     table.add_column("file", overflow="fold")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from llid_cli.io.formats import FORMAT_EXTENSIONS, WRITE_FORMATS
+
 from llid_cli.cli.options import (enhance_options_from, max_pixels_from, model_options, write_options,
                                   write_options_from)
 
@@ -54,9 +56,21 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], output: Path | None, s
 def _targets(inputs, output: Path | None, suffix: str | None, fmt: str | None):
     from llid_cli.pipeline import output_name
 
+    for source in inputs:
+        if source.is_dir():
+            raise click.UsageError(f"{source} is a folder: use `llid batch {source} -o OUTDIR` to enhance a folder")
     folder_mode = output is None or len(inputs) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
+    if len(inputs) > 1 and output is not None and not output.is_dir() and output.suffix.lower() in WRITE_FORMATS:
+        raise click.UsageError(f"{output}: {len(inputs)} inputs need an output folder, not a file name "
+                               f"(end it with / to make a folder of that name)")
     if not folder_mode:
+        written_as = WRITE_FORMATS.get(output.suffix.lower())
+        if fmt and written_as and written_as != fmt:
+            raise click.UsageError(f"{output}: the name says {output.suffix} but --format is {fmt}; "
+                                   f"name it {output.with_suffix(FORMAT_EXTENSIONS[fmt]).name} or drop --format")
         return [(inputs[0], output)]
+    from llid_cli.pipeline import refuse_collisions
+
     if output is not None and output.exists() and not output.is_dir():
         raise click.UsageError(f"{output}: several inputs need an output folder, not a file")
     targets = []
@@ -64,4 +78,4 @@ def _targets(inputs, output: Path | None, suffix: str | None, fmt: str | None):
         folder = source.parent if output is None else output
         name_suffix = suffix if suffix is not None else ("_llid" if output is None else "")
         targets.append((source, folder / output_name(source, name_suffix, fmt)))
-    return targets
+    return refuse_collisions(targets)

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from llid_cli.errors import LlidError
+
 from llid_cli.io import is_readable_name
 
 
@@ -79,4 +81,8 @@ def pair(pred_dir: Path, ref_dir: Path, inputs: dict[str, Path] | None = None) -
             cases.append(Case(name, pred, None, source, f"{len(by_stem[pred.stem])} references share the name '{pred.stem}'"))
         else:
             cases.append(Case(name, pred, None, source, "no reference with this name"))
+    for case in cases:
+        if case.ref is not None and case.pred.resolve() == case.ref.resolve():
+            raise LlidError("is both the output to score and its reference (did you mean --model NAME to "
+                            "enhance the folder first, or another --ref?)", case.pred)
     return cases

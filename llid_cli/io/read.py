@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -34,9 +35,12 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image:
     fmt = read_format(path)
     limit = default_max_pixels() if max_pixels is None else max_pixels
     if not path.exists():
-        raise ImageReadError("no such file", path)
+        raise ImageReadError("broken link (its target does not exist)" if path.is_symlink() else "no such file", path)
     if path.is_dir():
         raise ImageReadError("is a folder, not an image", path)
+    if not stat.S_ISREG(path.stat().st_mode):
+        # A FIFO would block forever and /dev/zero would read until memory runs out.
+        raise ImageReadError("not a regular file (a device, pipe or socket)", path)
     try:
         data = path.read_bytes()
     except OSError as exc:
