@@ -2,12 +2,11 @@
 
 Exposure is measured in linear light, where light adds up: a photo's *exposure* is log2 of its mean
 linear luminance (Rec. 709 weights on linearised sRGB), so +1 EV is twice the light. The shift
-that renders a photo `ev` stops brighter or darker works in linear light as well and never clips:
-`y = 1 - (1 - x) ** 2**ev` multiplies dark and mid tones by about 2**ev while white stays white,
-so highlights that were not clipped do not clip. Training uses the same shift on references, so
-an exposure-conditioned network learns to render exactly what this module measures.
+that renders a photo `ev` stops brighter or darker (`--exposure` for models that are not
+conditioned on exposure) works in linear light as well and never clips.
 
-NumPy here (the engine's pixels); `llid_cli.models.blocks` has the torch twins of the two curves.
+NumPy here (the engine's pixels); `llid_cli.models.blocks` has the torch twins of the sRGB curves
+and of the exposure measure, and the shift that training applies to references.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import numpy as np
 # Rec. 709 / sRGB primaries: luminance of linear RGB.
 LINEAR_LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 _FLOOR = 1e-6  # mean linear luminance of a black frame, so that its exposure is finite
+_KNEE = np.float32(0.8)  # linear light above which a brightening rolls off instead of clipping
 
 
 def srgb_to_linear(x: np.ndarray) -> np.ndarray:
@@ -36,8 +36,19 @@ def exposure_of(rgb: np.ndarray) -> float:
 
 
 def shift_linear(linear: np.ndarray, ev: float) -> np.ndarray:
-    """Linear light `ev` stops brighter (or darker) with a shoulder: 1 - (1 - x)^(2^ev)."""
-    return (1.0 - np.power(np.clip(1.0 - linear, 0.0, 1.0), np.float32(2.0**ev))).astype(np.float32)
+    """Linear light `ev` stops brighter or darker, without clipping.
+
+    Darker is an exact gain of 2**ev. Brighter is an exact gain up to a knee at 0.8 (about 0.91 in
+    sRGB), above which values roll off smoothly towards 1 (tanh, so the curve's slope stays
+    continuous): a +1 EV photo has twice the light in every shadow and mid-tone, and the highlights
+    that were not clipped stay unclipped.
+    """
+    gain = np.float32(2.0**ev)
+    scaled = (linear * gain).astype(np.float32)
+    if ev <= 0:
+        return scaled
+    over = np.maximum(scaled - _KNEE, 0.0) / (1.0 - _KNEE)
+    return np.where(scaled <= _KNEE, scaled, _KNEE + (1.0 - _KNEE) * np.tanh(over)).astype(np.float32)
 
 
 def shift_exposure(rgb: np.ndarray, ev: float) -> np.ndarray:

@@ -154,3 +154,37 @@ def test_failures_are_plain_unwrapped_lines_when_not_on_a_terminal(tmp_path, bad
     for path in bad_files.values():
         if path.suffix != ".xyz":
             assert any(line.startswith(f"{path}: ") for line in result.output.splitlines()), path
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("signum,code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_interrupted_batch_exits_128_plus_signal_and_reports_what_finished(tmp_path, signum, code):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(30):
+        write_jpeg(src / f"p{i:02d}.jpg", gradient_rgb(400, 600, seed=i, dark=0.2))
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    proc = subprocess.Popen([sys.executable, "-m", "llid_cli", "batch", str(src), "-o", str(out), "--quiet",
+                             "--model", "resse", "--report", str(report)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out.exists() and any(out.iterdir())):
+        time.sleep(0.02)
+    proc.send_signal(getattr(signal, signum))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    assert "Aborted" not in err and len(err.strip().splitlines()) == 1
+    summary = json.loads(report.read_text())
+    assert summary["interrupted"] is True
+    done = {Path(f["output"]).name for f in summary["files"] if f["status"] == "done"}
+    present = {p.name for p in out.iterdir()}
+    # Every reported file is there; at most the one in flight may have landed after the last report line.
+    assert done <= present and len(present - done) <= 1 and 0 < len(present) < 30

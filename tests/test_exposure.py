@@ -33,8 +33,12 @@ def test_shift_exposure_doubles_the_light_and_keeps_white_white():
     rgb[0, 0] = 1.0
     for ev, factor in ((1, 2.0), (-1, 0.5), (2, 4.0)):
         shifted = shift_exposure(rgb, ev)
-        assert exposure_of(shifted) - exposure_of(rgb) == pytest.approx(np.log2(factor), abs=0.03)
-        assert np.allclose(shifted[0, 0], 1.0, atol=1e-5)
+        assert exposure_of(shifted) - exposure_of(rgb) == pytest.approx(np.log2(factor), abs=0.05)
+        assert shifted.max() <= 1.0 and (ev < 0 or np.all(shifted[0, 0] > 0.99))  # rolled off, not clipped
+    mid = np.full((2, 2, 3), 0.5, np.float32)  # 0.21 in linear light: below the knee, exactly doubled
+    assert srgb_to_linear(shift_exposure(mid, 1)) == pytest.approx(2 * srgb_to_linear(mid), rel=1e-4)
+    bright = np.linspace(0.0, 1.0, 256, dtype=np.float32)[None, :, None].repeat(3, axis=2)
+    assert np.all(np.diff(shift_exposure(bright, 2)[0, :, 0]) >= 0) and shift_exposure(bright, 2).max() < 1.0
     assert shift_exposure(rgb, 0) is rgb
 
 

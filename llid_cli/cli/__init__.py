@@ -58,15 +58,32 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)["debug"] = debug
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs; exits 143 instead of 130."""
+
+
 def _terminate(signum, frame):
     # Turn a kill into an exception so that pending atomic writes clean up their temporary files.
-    raise KeyboardInterrupt
+    raise Terminated
 
 
 def main() -> None:
+    """Run the CLI; Ctrl-C exits 130 and SIGTERM 143 (the shell's 128 + signal), with one line.
+
+    Click's own handling would print "Aborted!" and exit 1 before llid could say what was kept,
+    so the group runs outside click's standalone mode and its exceptions are rendered here.
+    """
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        cli(prog_name="llid")
-    except KeyboardInterrupt:
-        click.echo("llid: interrupted; no partial output was left behind", err=True)
-        sys.exit(130)
+        cli.main(prog_name="llid", standalone_mode=False)
+    except (KeyboardInterrupt, click.exceptions.Abort) as exc:
+        # Click turns the interrupt into Abort, keeping it as the cause.
+        terminated = isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated)
+        how = "terminated" if terminated else "interrupted"
+        click.echo(f"llid: {how}; finished outputs are kept and no partial output was left behind", err=True)
+        sys.exit(143 if terminated else 130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

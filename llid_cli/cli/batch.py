@@ -48,31 +48,47 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
 
     start = time.perf_counter()
     results = []
-    with _progress(console, quiet) as progress:
-        task = progress.add_task("enhancing", total=len(jobs), mps=0.0)
-        megapixels = 0.0
-        busy = 0.0
-        for result in pipeline.run_many(jobs, skip_existing=not overwrite):
-            results.append(result)
-            megapixels += result.megapixels
-            busy += result.seconds
-            progress.update(task, advance=1, mps=megapixels / busy if busy else 0.0)
+    try:
+        with _progress(console, quiet) as progress:
+            task = progress.add_task("enhancing", total=len(jobs), mps=0.0)
+            megapixels = 0.0
+            busy = 0.0
+            for result in pipeline.run_many(jobs, skip_existing=not overwrite):
+                results.append(result)
+                megapixels += result.megapixels
+                busy += result.seconds
+                progress.update(task, advance=1, mps=megapixels / busy if busy else 0.0)
+    except KeyboardInterrupt:
+        # Stopped by Ctrl-C or SIGTERM: the report still says what finished (a re-run resumes).
+        if report is not None:
+            _write_report(report, folder, out_dir, pipeline, results, time.perf_counter() - start, interrupted=True)
+        raise
     elapsed = time.perf_counter() - start
 
-    counts = {status: sum(r.status == status for r in results) for status in ("done", "skipped", "failed")}
+    counts = _counts(results)
     console.print(f"{counts['done']} enhanced, {counts['skipped']} skipped (already there), "
                   f"{counts['failed']} failed in {elapsed:.1f} s")
     failed = [r for r in results if r.status == "failed"]
     if failed:
         _failure_table(console, failed, folder)
     if report is not None:
-        summary = {"input": str(folder), "output": str(out_dir), "model": pipeline.model_name, **counts,
-                   "seconds": round(elapsed, 3), "files": [r.as_dict() for r in results]}
-        from llid_cli.io.atomic import atomic_write_bytes
-
-        atomic_write_bytes(report, json.dumps(summary, indent=2).encode())
+        _write_report(report, folder, out_dir, pipeline, results, elapsed)
     if failed:
         raise SystemExit(1)
+
+
+def _counts(results) -> dict[str, int]:
+    return {status: sum(r.status == status for r in results) for status in ("done", "skipped", "failed")}
+
+
+def _write_report(report: Path, folder: Path, out_dir: Path, pipeline, results, elapsed: float,
+                  interrupted: bool = False) -> None:
+    from llid_cli.io.atomic import atomic_write_bytes
+
+    counts = _counts(results)
+    summary = {"input": str(folder), "output": str(out_dir), "model": pipeline.model_name, **counts,
+               "interrupted": interrupted, "seconds": round(elapsed, 3), "files": [r.as_dict() for r in results]}
+    atomic_write_bytes(report, json.dumps(summary, indent=2).encode())
 
 
 def _check_writable(report: Path) -> None:

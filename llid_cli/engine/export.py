@@ -80,9 +80,10 @@ def export_onnx(model: torch.nn.Module, path: str | Path, mode: str = "plain", o
 
 
 def cached_export(model: torch.nn.Module, weights_sha256: str, mode: str, opset: int = DEFAULT_OPSET,
-                  fp16: bool = False) -> Path:
-    """An export in the user cache, keyed by the weights' sha256, made once."""
-    name = f"{weights_sha256[:24]}-{mode}-opset{opset}{'-fp16' if fp16 else ''}.onnx"
+                  fp16: bool = False, tag: str = "") -> Path:
+    """An export in the user cache, keyed by the weights' sha256 (and `tag`: what else the graph
+    bakes in, such as an exposure shift), made once."""
+    name = f"{weights_sha256[:24]}{'-' + tag if tag else ''}-{mode}-opset{opset}{'-fp16' if fp16 else ''}.onnx"
     path = cache_dir() / "onnx" / name
     if not path.is_file():
         export_onnx(model, path, mode, opset, fp16)

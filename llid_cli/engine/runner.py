@@ -60,11 +60,11 @@ def build_backend(model, info, options: EngineOptions, exposure: float = 0.0):
         raise LlidError("the ONNX backend runs fp32 or fp16")
     fp16 = options.precision == "fp16"
     # The exposure shift is a constant of the exported graph: one cached export per shift.
-    key = info.file_sha256 + (f"-ev{exposure:+.3f}" if exposure else "")
+    key, tag = info.file_sha256, (f"ev{exposure:+.3f}" if exposure else "")
     if has_global_stats(model):
-        return OnnxBackend(None, cached_export(model, key, "capture", fp16=fp16), cached_export(model, key, "replay", fp16=fp16),
-                           options.device, options.threads, fp16)
-    return OnnxBackend(cached_export(model, key, "plain", fp16=fp16), None, None, options.device, options.threads, fp16)
+        return OnnxBackend(None, cached_export(model, key, "capture", fp16=fp16, tag=tag),
+                           cached_export(model, key, "replay", fp16=fp16, tag=tag), options.device, options.threads, fp16)
+    return OnnxBackend(cached_export(model, key, "plain", fp16=fp16, tag=tag), None, None, options.device, options.threads, fp16)
 
 
 def auto_tile(backend, model, multiple: int) -> int:

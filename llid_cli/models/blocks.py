@@ -96,7 +96,13 @@ def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
 
 
 def shift_exposure(rgb: torch.Tensor, ev: torch.Tensor) -> torch.Tensor:
-    """B x 3 x H x W sRGB rendered `ev` (B) stops brighter with `llid_cli.tone`'s shoulder."""
+    """B x 3 x H x W sRGB references re-rendered `ev` (B) stops brighter, for training.
+
+    In linear light, 1 - (1 - x)^(2^ev): never clips, white stays white, dark tones gain about 2^ev.
+    What the network is told is the exposure measured after this shift, so the curve's exact
+    shape does not bias what it learns to render. (`llid_cli.tone.shift_linear`, the user-facing
+    shift, keeps mid-tones exact instead.)
+    """
     linear = srgb_to_linear(rgb)
     factor = torch.pow(2.0, ev).view(-1, 1, 1, 1)
     return linear_to_srgb(1.0 - torch.pow((1.0 - linear).clamp(0.0, 1.0), factor))
