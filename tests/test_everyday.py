@@ -181,10 +181,71 @@ def test_interrupted_batch_exits_128_plus_signal_and_reports_what_finished(tmp_p
     proc.send_signal(getattr(signal, signum))
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err
-    assert "Aborted" not in err and len(err.strip().splitlines()) == 1
+    assert "Aborted" not in err and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].startswith("llid: "), err
     summary = json.loads(report.read_text())
     assert summary["interrupted"] is True
     done = {Path(f["output"]).name for f in summary["files"] if f["status"] == "done"}
     present = {p.name for p in out.iterdir()}
     # Every reported file is there; at most the one in flight may have landed after the last report line.
-    assert done <= present and len(present - done) <= 1 and 0 < len(present) < 30
+    assert done <= present and len(present - done) <= 1 and 0 < len(present) < 30, (sorted(done), sorted(present))
+
+
+def test_absurd_sizes_are_one_line_errors_before_allocating(tmp_path):
+    photo = write_jpeg(tmp_path / "a.jpg", gradient_rgb(32, 48, dark=0.2))
+    result = run("enhance", photo, "-o", tmp_path / "o.jpg", "--model", "clahe", "--tile-grid", "1000x1000")
+    assert result.exit_code == 2 and "64x64" in result.output
+    config = Path(__file__).parents[1] / "configs" / "resse.yaml"
+    for setting, message in (("model.args.channels=200000", "between 0 and 4096"),
+                             ("model.args.channels=-4", "between 0 and 4096"),
+                             ("model.args.blocks=1000000", "between 0 and 4096"),
+                             ("model.args.channels=4000", "parameters, over the limit")):
+        result = run("train", "--config", config, "--run-dir", tmp_path / "run", "--set", setting)
+        assert result.exit_code == 1 and message in result.output, (setting, result.output)
+        assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+def test_a_config_that_is_not_utf8_is_a_clear_error(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_bytes("model: {type: unet}\n# caf\xe9\n".encode("latin-1"))
+    result = run("train", "--config", config, "--run-dir", tmp_path / "run")
+    assert result.exit_code == 1 and "not UTF-8" in result.output and str(config) in result.output
+
+
+def test_max_pixels_message_names_pixels_not_zero_megapixels(tmp_path):
+    photo = write_jpeg(tmp_path / "a.jpg", gradient_rgb(40, 50, dark=0.2))
+    result = run("enhance", photo, "-o", tmp_path / "o.jpg", "--max-pixels", "1000")
+    assert result.exit_code == 1 and "2,000 pixels, over the limit of 1,000 pixels" in result.output
+
+
+def test_tile_zero_means_one_pass_over_the_whole_photo(tmp_path):
+    from llid_cli.engine.runner import EngineOptions, build_model_runner
+
+    pixels = gradient_rgb(300, 420, seed=8, dark=0.2)
+    runner = build_model_runner("lynx-fast", None, EngineOptions(tile=0))
+    whole = runner(pixels)
+    assert runner.tiler.stats.tiles == 0  # never went through the tiler
+    tiled = build_model_runner("lynx-fast", None, EngineOptions(tile=128, overlap=32))(pixels)
+    assert whole.shape == pixels.shape and np.abs(whole.astype(int) - tiled.astype(int)).mean() < 2
+    photo = write_jpeg(tmp_path / "a.jpg", pixels)
+    assert run("enhance", photo, "-o", tmp_path / "o.png", "--tile", "0", "--model", "lynx-fast").exit_code == 0
+    assert run("enhance", photo, "-o", tmp_path / "o.png", "--tile", "10").exit_code == 2
+
+
+def test_a_killed_writes_temporary_file_is_removed_by_the_next_write(tmp_path):
+    import os
+    import time
+
+    from llid_cli.io.atomic import atomic_write_bytes
+
+    stale = tmp_path / ".out.png.abc123.llid-tmp"
+    stale.write_bytes(b"half a photo")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    fresh = tmp_path / ".out.png.def456.llid-tmp"  # another write in progress: left alone
+    fresh.write_bytes(b"")
+    other = tmp_path / "unrelated.llid-tmp"
+    other.write_bytes(b"")
+    os.utime(other, (old, old))
+    atomic_write_bytes(tmp_path / "out.png", b"done")
+    assert not stale.exists() and fresh.exists() and other.exists()

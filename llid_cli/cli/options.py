@@ -17,14 +17,15 @@ def _compose(*decorators):
 
 
 def _parse_tile(ctx, param, value: str) -> int | None:
+    """auto -> None; 0 -> 0, the whole photo in one pass (Real-ESRGAN's convention); else pixels."""
     if value == "auto":
         return None
     try:
         size = int(value)
     except ValueError:
-        raise click.BadParameter(f"expected auto or a size in pixels, got {value!r}") from None
-    if size < 64:
-        raise click.BadParameter("tiles must be at least 64 pixels")
+        raise click.BadParameter(f"expected auto, 0 (no tiling) or a size in pixels, got {value!r}") from None
+    if size != 0 and size < 64:
+        raise click.BadParameter("tiles must be at least 64 pixels (or 0 for no tiling)")
     return size
 
 
@@ -33,10 +34,10 @@ def _parse_grid(ctx, param, value: str) -> tuple[int, int]:
         parts = [int(v) for v in value.lower().split("x")]
         if len(parts) == 1:
             parts = parts * 2
-        if len(parts) != 2 or min(parts) < 1:
+        if len(parts) != 2 or min(parts) < 1 or max(parts) > 64:
             raise ValueError
     except ValueError:
-        raise click.BadParameter(f"expected ROWSxCOLS such as 8x8, got {value!r}") from None
+        raise click.BadParameter(f"expected ROWSxCOLS from 1x1 to 64x64 such as 8x8, got {value!r}") from None
     return parts[0], parts[1]
 
 
@@ -58,7 +59,7 @@ model_options = _compose(
     click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True,
                  help="Arithmetic of learned models (fp16/bf16 on CUDA)."),
     click.option("--tile", default="auto", show_default=True, callback=_parse_tile,
-                 help="Tile size in pixels for large photos, or auto (from free memory)."),
+                 help="Tile size in pixels for large photos, auto (from free memory), or 0 (no tiling)."),
     click.option("--overlap", type=click.IntRange(0, 512), default=32, show_default=True,
                  help="Minimum overlap between tiles, blended with a smooth ramp."),
     click.option("--threads", type=click.IntRange(0, 1024), default=0,

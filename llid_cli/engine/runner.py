@@ -14,6 +14,7 @@ from llid_cli.io.image import from_float, to_float
 from llid_cli.tone import shift_pixels
 
 PixelFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 uint8/uint16/float32 -> the same
+WHOLE = 1 << 30  # a "tile" larger than any photo: `--tile 0`
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class EngineOptions:
     backend: str = "torch"  # torch | onnx
     device: str = "auto"  # auto | cpu | cuda
     precision: str = "fp32"  # fp32 | fp16 | bf16
-    tile: int | None = None  # None: automatic, from free memory and the model's footprint
+    tile: int | None = None  # None: automatic, from free memory and the model's footprint; 0: no tiling
     overlap: int = 32
     threads: int = 0
     batch_size: int = 1
@@ -67,14 +68,18 @@ def build_backend(model, info, options: EngineOptions, exposure: float = 0.0):
     return OnnxBackend(cached_export(model, key, "plain", fp16=fp16, tag=tag), None, None, options.device, options.threads, fp16)
 
 
-def auto_tile(backend, model, multiple: int) -> int:
-    """The largest tile whose activations fit the memory this backend may use (256..2048)."""
+def fitting_pixels(backend, model) -> float:
+    """How many pixels of this model's activations fit the memory this backend may use."""
     from llid_cli.engine.torch_backend import TorchBackend
 
     probe = backend if isinstance(backend, TorchBackend) else TorchBackend(model, "cpu")
-    per_pixel = probe.bytes_per_pixel()
-    side = int((backend.free_memory() / max(per_pixel, 1.0)) ** 0.5)
-    limit = 2048 if getattr(backend, "device", None) is not None and backend.device.type == "cuda" else 1024
+    return backend.free_memory() / max(probe.bytes_per_pixel(), 1.0)
+
+
+def auto_tile(fit_pixels: float, on_cuda: bool, multiple: int) -> int:
+    """The largest tile whose activations fit (256..2048 on CUDA, ..1024 on the CPU)."""
+    side = int(fit_pixels**0.5)
+    limit = 2048 if on_cuda else 1024
     side = max(256, min(limit, side))
     return side - side % max(1, multiple)
 
@@ -105,7 +110,15 @@ def build_model_runner(name: str, weights: str | None, options: EngineOptions = 
     if native_exposure:
         model.exposure_shift = float(exposure)
     backend = build_backend(model, info, options, exposure if native_exposure else 0.0)
-    tile = options.tile or auto_tile(backend, model, spec.input_multiple)
+    fit = fitting_pixels(backend, model)
+    on_cuda = getattr(backend, "device", None) is not None and backend.device.type == "cuda"
+    # None: automatic; 0: no tiling (one pass over the whole photo, whatever its size).
+    tile = auto_tile(fit, on_cuda, spec.input_multiple) if options.tile is None else (options.tile or WHOLE)
+    # The context pass sees the photo down-scaled to what fits memory (at least one tile), up to
+    # `context_pixels`: a light model's statistics are then measured at 1 MP even with small tiles
+    # (lynx-fast, 1920x1080 in 512-pixel tiles: 40.1 dB tiled vs whole with a 0.26 MP context,
+    # 47.9 dB with 1 MP).
+    context_budget = int(min(options.context_pixels, max(min(tile, 1 << 15) ** 2, fit)))
     pre = model_pre_step(spec.pre, model)
     tiler = Tiler(backend.run_batch, tile, options.overlap, spec.input_multiple, options.batch_size)
 
@@ -121,8 +134,7 @@ def build_model_runner(name: str, weights: str | None, options: EngineOptions = 
             return from_float(backend.run_batch(to_float(pixels)[None])[0], pixels.dtype)
         if not backend.global_stats:
             return tiler(pixels)
-        budget = min(options.context_pixels, tiler.tile * tiler.tile)
-        scale = min(1.0, (budget / (height * width)) ** 0.5)
+        scale = min(1.0, (context_budget / (height * width)) ** 0.5)
         whole = to_float(pixels)
         if scale < 1.0:
             whole = cv2.resize(whole, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)

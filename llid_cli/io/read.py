@@ -58,12 +58,21 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image:
     return image
 
 
+def _megapixels(pixels: int) -> str:
+    """1000 pixels is not '0 MP'."""
+    if pixels >= 10e6:
+        return f"{pixels / 1e6:.0f} MP"
+    if pixels >= 0.1e6:
+        return f"{pixels / 1e6:.1f} MP"
+    return f"{pixels:,} pixels"
+
+
 def _check_size(path: Path, width: int, height: int, limit: int) -> None:
     if width <= 0 or height <= 0:
         raise ImageReadError(f"invalid image size {width}x{height}", path)
     if width * height > limit:
         raise ImageTooLargeError(
-            f"{width}x{height} is {width * height / 1e6:.0f} MP, over the limit of {limit / 1e6:.0f} MP "
+            f"{width}x{height} is {_megapixels(width * height)}, over the limit of {_megapixels(limit)} "
             "(raise it with --max-pixels or LLID_MAX_PIXELS if the file is trusted)",
             path,
         )

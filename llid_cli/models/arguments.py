@@ -16,6 +16,11 @@ from typing import Any
 from llid_cli.errors import ModelError
 
 
+# Sizes (channels, blocks, depths) come from files and the command line: bounded before anything is
+# allocated. No zoo preset comes near; `ModelSpec.construct` also bounds the parameter count.
+MAX_INT_ARGUMENT = 4096
+
+
 def check_arguments(model: str, builder, args: dict[str, Any]) -> dict[str, Any]:
     try:
         hints = typing.get_type_hints(builder.__init__)
@@ -39,6 +44,8 @@ def _coerce(value: Any, hint: Any, what: str) -> Any:
             return value
     elif hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
+            if not 0 <= value <= MAX_INT_ARGUMENT:
+                raise ModelError(f"{what} must be between 0 and {MAX_INT_ARGUMENT}, got {value}")
             return value
     elif hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -47,6 +54,8 @@ def _coerce(value: Any, hint: Any, what: str) -> Any:
         if isinstance(value, str):
             return value
     elif origin is tuple and isinstance(value, (list, tuple)):
+        if len(value) > MAX_INT_ARGUMENT:
+            raise ModelError(f"{what} has {len(value)} entries, more than {MAX_INT_ARGUMENT}")
         if len(params) == 2 and params[1] is Ellipsis:
             return tuple(_coerce(v, params[0], what) for v in value)
         if len(params) == len(value):

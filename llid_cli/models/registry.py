@@ -54,15 +54,32 @@ class ModelSpec:
             raise ModelError(f"'{self.name}' is a classical method with no network to build")
         checked = check_arguments(self.name, self.builder, args)
         try:
+            self._check_size(checked)
             return self.builder(**checked)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, ZeroDivisionError) as exc:
             raise ModelError(f"bad architecture arguments for '{self.name}': {exc}") from exc
+
+    def _check_size(self, args: dict[str, Any]) -> None:
+        """Refuse arguments that would build an absurd network, before allocating any of it.
+
+        The network is first built on PyTorch's meta device (shapes only, no memory), so
+        `channels: 200000` is an error message rather than an out-of-memory crash.
+        """
+        import torch
+
+        with torch.device("meta"):
+            count = sum(p.numel() for p in self.builder(**args).parameters())
+        if count > MAX_PARAMETERS:
+            raise ModelError(f"these '{self.name}' arguments give {count / 1e6:,.0f} M parameters, "
+                             f"over the limit of {MAX_PARAMETERS // 10**6} M: {args}")
 
     def parameter_count(self, preset: str = "default") -> int:
         if self.builder is None:
             return 0
         return sum(p.numel() for p in self.build(preset).parameters())
 
+
+MAX_PARAMETERS = 200_000_000  # 800 MB of fp32 weights; the zoo's largest preset has about 2 M
 
 _REGISTRY: dict[str, ModelSpec] = {}
 

@@ -210,9 +210,13 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
 
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError("config file not found", path) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start}: {exc.reason}); save the config as UTF-8", path) from None
+    except IsADirectoryError:
+        raise ConfigError("is a folder, not a config file", path) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML ({str(exc).splitlines()[0]})", path) from exc
     if raw is not None and not isinstance(raw, dict):
