@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 
@@ -10,87 +12,105 @@ def command() -> None:
     """List the model zoo and show model cards."""
 
 
-def _weights_status(spec) -> str:
-    from llid_cli.engine.runner import default_weights_path
-
-    if not spec.learned:
-        return "none needed"
-    path = default_weights_path(spec.name)
-    return path.name if path is not None and path.is_file() else "not trained yet"
-
-
-def _parameters(spec) -> int:
-    """Of the shipped weights' architecture when there are weights, else of the default preset."""
+def _shipped(spec):
+    """(path, WeightsInfo) of the weights `--model NAME` uses, or (path, None) when there are none."""
     from llid_cli.engine.runner import default_weights_path
     from llid_cli.models.weights import read_weights
 
-    path = default_weights_path(spec.name)
-    if path is not None and path.is_file():
-        _, info = read_weights(path)
-        return sum(p.numel() for p in spec.construct(info.arch_args).parameters())
-    return spec.parameter_count()
+    path = default_weights_path(spec.name) if spec.learned else None
+    if path is None or not path.is_file():
+        return path, None
+    return path, read_weights(path)[1]
+
+
+def _row(spec, default: str) -> dict:
+    """What `models list` says of one model: enough to choose one."""
+    path, info = _shipped(spec)
+    validation = (info.metadata.get("validation") or {}) if info else {}
+    params = sum(p.numel() for p in spec.construct(info.arch_args).parameters()) if info else None
+    return {
+        "name": spec.name, "default": spec.name == default, "learned": spec.learned,
+        "val_psnr": round(validation["psnr"], 2) if "psnr" in validation else None,
+        "val_ssim": round(validation["ssim"], 4) if "ssim" in validation else None,
+        "parameters": params, "weights": path.name if info else None,
+        "weights_mb": round(path.stat().st_size / 2**20, 2) if info else None,
+        "description": spec.description,
+    }
 
 
 @command.command("list")
-def list_models() -> None:
-    """The registered models as a table."""
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout instead of the table.")
+def list_models(as_json: bool) -> None:
+    """The registered models, with what helps choose one: quality on sice/val and size."""
     from rich.console import Console
     from rich.table import Table
 
     from llid_cli.models import all_specs
     from llid_cli.pipeline import DEFAULT_MODEL
 
-    table = Table(title="llid model zoo")
+    rows = [_row(spec, DEFAULT_MODEL) for spec in all_specs()]
+    if as_json:
+        click.echo(json.dumps({"default": DEFAULT_MODEL, "models": rows}, indent=2))
+        return
+    table = Table(title="llid model zoo (quality: PSNR / SSIM on sice/val at checkpoint selection)")
     table.add_column("name", no_wrap=True, style="bold")
+    table.add_column("quality", justify="right", no_wrap=True)
     table.add_column("params", justify="right", no_wrap=True)
-    table.add_column("pad to", justify="right", no_wrap=True)
-    table.add_column("global ops", overflow="fold")
-    table.add_column("weights", overflow="fold")
+    table.add_column("weights", justify="right", no_wrap=True)
     table.add_column("description", overflow="fold", ratio=2)
-    for spec in all_specs():
-        name = spec.name + (" (default)" if spec.name == DEFAULT_MODEL else "")
-        params = f"{_parameters(spec) / 1e6:.2f} M" if spec.learned else "-"
-        table.add_row(name, params, str(spec.input_multiple), ", ".join(spec.global_ops) or "-",
-                      _weights_status(spec), spec.description)
+    for row in rows:
+        quality = f"{row['val_psnr']:.2f} / {row['val_ssim']:.3f}" if row["val_psnr"] is not None else "-"
+        params = f"{row['parameters'] / 1e6:.2f} M" if row["parameters"] else "-"
+        size = f"{row['weights_mb']:.1f} MB" if row["weights_mb"] is not None else (
+            "none needed" if not row["learned"] else "not trained yet")
+        table.add_row(row["name"] + (" (default)" if row["default"] else ""), quality, params, size, row["description"])
     Console().print(table)
+    Console().print("Speed at 12 MP and held-out quality: see the README's models table.")
 
 
 @command.command("info")
 @click.argument("name")
-def info(name: str) -> None:
-    """The model card of NAME."""
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout instead of the card.")
+@click.option("--full", is_flag=True, help="Also show the whole training config and data recorded in the weights.")
+def info(name: str, as_json: bool, full: bool) -> None:
+    """The model card of NAME: its design, and the shipped weights' real arguments and history."""
     from rich.console import Console
     from rich.table import Table
 
-    from llid_cli.engine.runner import default_weights_path
     from llid_cli.models import get_spec
-    from llid_cli.models.weights import read_weights
 
     spec = get_spec(name)
-    card = Table(show_header=False, title=f"model card: {spec.name}", title_justify="left")
-    card.add_column(style="bold")
-    card.add_column(overflow="fold")
-    card.add_row("description", spec.description)
-    card.add_row("design", spec.origin)
+    path, meta = _shipped(spec)
+    card: dict[str, object] = {"description": spec.description, "design": spec.origin}
     if spec.variant_of:
-        card.add_row("variant of", f"{spec.variant_of} (the same network with other trained weights)")
-    card.add_row("learned", "yes" if spec.learned else "no (classical)")
+        card["variant of"] = f"{spec.variant_of} (the same network with other trained weights)"
+    card["learned"] = "yes" if spec.learned else "no (classical)"
     if spec.pre:
-        card.add_row("pre-processing", spec.pre)
-    card.add_row("input multiple", f"{spec.input_multiple} (the network pads and crops by itself)")
-    card.add_row("global operations", ", ".join(spec.global_ops) or "none (tiles are exact)")
-    for preset, args in spec.presets.items():
-        card.add_row(f"preset '{preset}'", f"{spec.parameter_count(preset):,} parameters: {args}")
-    path = default_weights_path(spec.name)
-    if path is not None and path.is_file():
-        _, meta = read_weights(path)
-        card.add_row("weights", f"{path} (sha256 {meta.file_sha256[:16]}...)")
-        card.add_row("architecture args", str(meta.arch_args))
-        for key, value in meta.metadata.items():
-            card.add_row(key, str(value))
+        card["pre-processing"] = spec.pre
+    card["input multiple"] = f"{spec.input_multiple} (the network pads and crops by itself)"
+    card["global operations"] = ", ".join(spec.global_ops) or "none (tiles are exact)"
+    if meta is not None:
+        params = sum(p.numel() for p in spec.construct(meta.arch_args).parameters())
+        card["weights"] = f"{path} (sha256 {meta.file_sha256[:16]}...)"
+        card["architecture args"] = meta.arch_args
+        card["parameters"] = f"{params:,} (of the shipped weights)"
+        hidden = () if full else ("training_config", "data")
+        card.update({key: value for key, value in meta.metadata.items() if key not in hidden})
     elif spec.learned:
-        card.add_row("weights", f"not trained yet (expected {path})")
-    Console().print(card)
+        card["weights"] = f"not trained yet (expected {path})"
+    for preset, args in spec.presets.items():
+        card[f"preset '{preset}'"] = f"{spec.parameter_count(preset):,} parameters: {args}"
+    if as_json:
+        click.echo(json.dumps({"name": spec.name, **card}, indent=2, default=str))
+        return
+    table = Table(show_header=False, title=f"model card: {spec.name}", title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key, value in card.items():
+        table.add_row(key, str(value))
+    Console().print(table)
+    if meta is not None and not full:
+        Console().print(f"The training config and data recorded in the weights: llid models info {name} --full")
 
 
 @command.command("pull")

@@ -23,6 +23,9 @@ class ModelConfig:
     preset: str = "default"
     args: dict[str, Any] = field(default_factory=dict)  # overrides of the preset's arguments
     init: str = ""  # start from these weights (fine-tuning); "" starts from the random init
+    # Train only the parameters under these names (module paths such as `exposure_head`); the rest
+    # stay frozen. Empty: train everything.
+    train_only: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -75,8 +75,9 @@ class Trainer:
         self.loss = CompositeLoss(config.loss).to(self.device)
         for adversary in self.loss.adversaries:
             adversary.build_optimizer()
+        self._freeze_all_but(config.model.train_only)
         optim_cls = torch.optim.AdamW if config.optim.type == "adamw" else torch.optim.Adam
-        self.optimizer = optim_cls(self.model.parameters(), lr=config.optim.lr, betas=tuple(config.optim.betas),
+        self.optimizer = optim_cls([p for p in self.model.parameters() if p.requires_grad], lr=config.optim.lr, betas=tuple(config.optim.betas),
                                    weight_decay=config.optim.weight_decay)
         self.ema = EMA(self.model, config.train.ema) if config.train.ema else None
         self.schedule = LearningRate(config.schedule, config.optim.lr, config.train.steps)
@@ -242,6 +243,18 @@ class Trainer:
                 record[key] = value
         self.log.write(record)
         self.on_event(event)
+
+    def _freeze_all_but(self, prefixes: list[str]) -> None:
+        """`model.train_only`: only parameters under these module paths learn; the rest are frozen."""
+        if not prefixes:
+            return
+        names = [name for name, _ in self.model.named_parameters()]
+        chosen = {n for n in names if any(n == p or n.startswith(p + ".") for p in prefixes)}
+        if not chosen:
+            raise ConfigError(f"model.train_only {prefixes} names no parameter of '{self.spec.name}' "
+                              f"(its modules: {', '.join(sorted({n.split('.')[0] for n in names}))})")
+        for name, parameter in self.model.named_parameters():
+            parameter.requires_grad_(name in chosen)
 
     def _init_from(self, path: Path) -> None:
         """Fine-tuning: start from a weights file of the same architecture and arguments."""
