@@ -124,6 +124,26 @@ def test_out_of_memory_halves_the_tile_and_finishes_correctly(tmp_path, monkeypa
     assert psnr(out, reference) >= 45
 
 
+def test_out_of_memory_in_one_whole_pass_falls_back_to_tiles(tmp_path, monkeypatch):
+    weights = tiny_weights(tmp_path, "unet")
+    pixels = photo(150, 230)
+    runner = build_model_runner("unet", weights, EngineOptions(tile=0, overlap=16))
+    reference = build_model_runner("unet", weights, EngineOptions(tile=112, overlap=16))(pixels)
+    model = runner.backend.model
+    real_forward = model.forward
+
+    def forward(x):
+        if x.shape[-1] > 200:  # the whole photo "runs out of memory"; tiles fit
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_forward(x)
+
+    monkeypatch.setattr(model, "forward", forward)
+    out = runner(pixels)
+    # Twice: the whole pass, then the context pass at full size (it is measured at half the side).
+    assert runner.tiler.stats.oom_retries == 2 and runner.tiler.stats.tiles > 1
+    assert psnr(out, reference) >= 40
+
+
 def test_out_of_memory_at_the_smallest_tile_is_an_error():
     def always_oom(batch):
         raise TileOutOfMemory

@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from llid_cli.engine.tiling import Tiler
+from llid_cli.engine.tiling import MIN_TILE, TileOutOfMemory, Tiler
 from llid_cli.errors import LlidError, ModelError
 from llid_cli.io.image import from_float, to_float
 from llid_cli.tone import shift_pixels
@@ -131,16 +131,32 @@ def build_model_runner(name: str, weights: str | None, options: EngineOptions = 
             pixels = pre(pixels)
         height, width = pixels.shape[:2]
         if height <= tiler.tile and width <= tiler.tile:
-            return from_float(backend.run_batch(to_float(pixels)[None])[0], pixels.dtype)
+            try:
+                return from_float(backend.run_batch(to_float(pixels)[None])[0], pixels.dtype)
+            except TileOutOfMemory:
+                # The photo did not fit in one pass: tile it, starting from half its longer side.
+                tiler.tile = max(MIN_TILE, min(tiler.tile, max(height, width) // 2))
+                tiler.tile -= tiler.tile % tiler.multiple
+                tiler.stats.oom_retries += 1
         if not backend.global_stats:
             return tiler(pixels)
-        scale = min(1.0, (context_budget / (height * width)) ** 0.5)
-        whole = to_float(pixels)
-        if scale < 1.0:
-            whole = cv2.resize(whole, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
-        with backend.global_context(whole):
-            del whole
-            return tiler(pixels)
+        budget = context_budget
+        while True:
+            scale = min(1.0, (budget / (height * width)) ** 0.5)
+            whole = to_float(pixels)
+            if scale < 1.0:
+                size = (max(1, round(width * scale)), max(1, round(height * scale)))
+                whole = cv2.resize(whole, size, interpolation=cv2.INTER_AREA)
+            try:
+                with backend.global_context(whole):
+                    del whole
+                    return tiler(pixels)
+            except TileOutOfMemory:
+                # Only the context pass can raise it here: the tiler retries its own tiles inside.
+                if budget <= MIN_TILE * MIN_TILE:
+                    raise
+                budget = int(height * width * scale * scale) // 4  # measure it at half the side
+                tiler.stats.oom_retries += 1
 
     run.tiler = tiler  # for benchmarks and tests
     run.backend = backend

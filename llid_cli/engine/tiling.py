@@ -25,8 +25,14 @@ from llid_cli.io.image import from_float, to_float
 MIN_TILE = 64
 
 
-class TileOutOfMemory(Exception):
-    """Raised by a backend when a batch of tiles does not fit; the tiler then halves the tile."""
+class TileOutOfMemory(LlidError):
+    """Raised by a backend when a batch of tiles does not fit; the tiler then halves the tile.
+
+    An `LlidError`, so that one that escapes (a context pass that does not fit) is that photo's
+    one-line failure, never a traceback that stops a batch."""
+
+    def __init__(self, reason: str = "out of memory"):
+        super().__init__(reason)
 
 
 def positions(length: int, tile: int, overlap: int, multiple: int) -> list[tuple[int, int]]:

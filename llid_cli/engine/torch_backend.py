@@ -58,9 +58,21 @@ class TorchBackend:
 
     @contextmanager
     def global_context(self, whole: np.ndarray):
-        """Record the global statistics of `whole` (h, w, 3) and use them for every tile inside."""
-        with recorded_context(self.model, self._tensor(whole[None])):
+        """Record the global statistics of `whole` (h, w, 3) and use them for every tile inside.
+
+        An out-of-memory while recording is a `TileOutOfMemory`, so that the runner can measure the
+        context at a smaller size."""
+        try:
+            context = recorded_context(self.model, self._tensor(whole[None]))
+            context.__enter__()
+        except torch.OutOfMemoryError:
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            raise TileOutOfMemory from None
+        try:
             yield
+        finally:
+            context.__exit__(None, None, None)
 
     def free_memory(self) -> int:
         """Bytes this backend may use for activations."""
