@@ -249,3 +249,24 @@ def test_a_killed_writes_temporary_file_is_removed_by_the_next_write(tmp_path):
     os.utime(other, (old, old))
     atomic_write_bytes(tmp_path / "out.png", b"done")
     assert not stale.exists() and fresh.exists() and other.exists()
+
+
+def test_json_results_on_stdout(tmp_path):
+    import json
+
+    photos = tmp_path / "in"
+    photos.mkdir()
+    write_jpeg(photos / "a.jpg", gradient_rgb(32, 48, dark=0.2))
+    try:
+        runner = CliRunner(mix_stderr=False)  # click < 8.2 mixes stderr into stdout unless told not to
+    except TypeError:
+        runner = CliRunner()  # click >= 8.2 keeps them apart
+    result = runner.invoke(cli, ["batch", str(photos), "-o", str(tmp_path / "out"), "--json", "--quiet", "--model", "lynx-fast"])
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 0 and summary["done"] == 1 and summary["files"][0]["status"] == "done"
+    result = runner.invoke(cli, ["enhance", str(photos / "a.jpg"), "-o", str(tmp_path / "b.png"), "--json", "--model", "lynx-fast"])
+    assert json.loads(result.stdout)["files"][0]["output"] == str(tmp_path / "b.png")
+    listing = json.loads(runner.invoke(cli, ["models", "list", "--json"]).stdout)
+    assert listing["default"] == "lynx" and {m["name"] for m in listing["models"]} >= {"lynx", "lynx-fast", "resse", "clahe"}
+    card = json.loads(runner.invoke(cli, ["models", "info", "resse", "--json"]).stdout)
+    assert card["architecture args"] == {"blocks": 8, "channels": 32} and "training_config" not in card

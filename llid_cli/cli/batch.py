@@ -22,10 +22,11 @@ from llid_cli.cli.options import (enhance_options_from, max_pixels_from, model_o
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a JSON summary of every file here.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary (as --report writes it) as JSON on stdout.")
 @model_options
 @write_options
 def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite: bool, report: Path | None,
-            quiet: bool, **kwargs) -> None:
+            quiet: bool, as_json: bool, **kwargs) -> None:
     """Enhance every photo in FOLDER into OUTPUT.
 
     Existing outputs are skipped, so running the same command again resumes an interrupted batch.
@@ -73,6 +74,8 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
         _failure_table(console, failed, folder)
     if report is not None:
         _write_report(report, folder, out_dir, pipeline, results, elapsed)
+    if as_json:
+        click.echo(json.dumps(_summary(folder, out_dir, pipeline, results, elapsed), indent=2))
     if failed:
         raise SystemExit(1)
 
@@ -81,13 +84,16 @@ def _counts(results) -> dict[str, int]:
     return {status: sum(r.status == status for r in results) for status in ("done", "skipped", "failed")}
 
 
+def _summary(folder: Path, out_dir: Path, pipeline, results, elapsed: float, interrupted: bool = False) -> dict:
+    return {"input": str(folder), "output": str(out_dir), "model": pipeline.model_name, **_counts(results),
+            "interrupted": interrupted, "seconds": round(elapsed, 3), "files": [r.as_dict() for r in results]}
+
+
 def _write_report(report: Path, folder: Path, out_dir: Path, pipeline, results, elapsed: float,
                   interrupted: bool = False) -> None:
     from llid_cli.io.atomic import atomic_write_bytes
 
-    counts = _counts(results)
-    summary = {"input": str(folder), "output": str(out_dir), "model": pipeline.model_name, **counts,
-               "interrupted": interrupted, "seconds": round(elapsed, 3), "files": [r.as_dict() for r in results]}
+    summary = _summary(folder, out_dir, pipeline, results, elapsed, interrupted)
     atomic_write_bytes(report, json.dumps(summary, indent=2).encode())
 
 

@@ -19,11 +19,12 @@ from llid_cli.cli.options import (enhance_options_from, max_pixels_from, model_o
 @click.option("--suffix", default=None,
               help="Added to output names in folder mode [default: none in another folder, '_llid' beside the input].")
 @click.option("--overwrite", is_flag=True, help="Allow the output to replace its input file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON result (every file's outcome) on stdout.")
 @model_options
 @write_options
 @click.pass_context
 def command(ctx: click.Context, inputs: tuple[Path, ...], output: Path | None, suffix: str | None, overwrite: bool,
-            **kwargs) -> None:
+            as_json: bool, **kwargs) -> None:
     """Enhance one photo or several.
 
     \b
@@ -40,13 +41,19 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], output: Path | None, s
         results = (pipeline.enhance_file(source, target) for source, target in jobs)
     else:  # a photo that fails is reported, and the next one goes on
         results = pipeline.run_many(jobs, skip_existing=False)
-    failed = 0
+    failed, done = 0, []
     for result in results:
+        done.append(result)
         if result.status == "failed":
             failed += 1
             click.echo(f"Error: {result.source}: {result.error}", err=True)
         else:
             click.echo(f"{result.source} -> {result.target} ({result.megapixels:.1f} MP, {result.seconds:.2f} s)", err=True)
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"model": pipeline.model_name, "files": [r.as_dict() for r in done],
+                               "failed": failed}, indent=2))
     if failed:
         if len(jobs) > 1:
             click.echo(f"{failed} of {len(jobs)} photos failed", err=True)
