@@ -270,3 +270,21 @@ def test_json_results_on_stdout(tmp_path):
     assert listing["default"] == "lynx" and {m["name"] for m in listing["models"]} >= {"lynx", "lynx-fast", "resse", "clahe"}
     card = json.loads(runner.invoke(cli, ["models", "info", "resse", "--json"]).stdout)
     assert card["architecture args"] == {"blocks": 8, "channels": 32} and "training_config" not in card
+
+
+def test_photos_through_pipes(tmp_path):
+    import subprocess
+    import sys
+
+    from llid_cli.io import read_image
+
+    photo = write_jpeg(tmp_path / "a.jpg", gradient_rgb(40, 56, dark=0.2))
+    done = subprocess.run([sys.executable, "-m", "llid_cli", "enhance", "-", "-o", "-", "--format", "png",
+                           "--model", "lynx-fast"], input=photo.read_bytes(), capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(b"\x89PNG") and done.stderr.decode().startswith("- -> -")
+    (tmp_path / "b.png").write_bytes(done.stdout)
+    assert read_image(tmp_path / "b.png").pixels.shape == (40, 56, 3)
+    refused = subprocess.run([sys.executable, "-m", "llid_cli", "enhance", "-", "-o", "-"], input=b"not a photo",
+                             capture_output=True)
+    assert refused.returncode == 2 and refused.stdout == b""

@@ -30,25 +30,48 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], output: Path | None, s
     \b
     llid enhance photo.jpg -o photo-bright.jpg
     llid enhance a.jpg b.png -o enhanced/
+    cat dark.jpg | llid enhance - -o - --format png > bright.png
     """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="llid-pipe-") as pipe_dir:
+        _enhance(ctx, inputs, output, suffix, overwrite, as_json, Path(pipe_dir), kwargs)
+
+
+def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kwargs) -> None:
+    import sys
+
+    from llid_cli.cli.pipes import stdin_to_file, stdout_target
     from llid_cli.pipeline import Pipeline
 
     options = enhance_options_from(kwargs)
     write = write_options_from(kwargs, overwrite)
+    if sum(str(source) == "-" for source in inputs) > 1:
+        raise click.UsageError("-: standard input can be read once")
+    to_stdout = output is not None and str(output) == "-"
+    if to_stdout and as_json:
+        raise click.UsageError("-o - and --json both want standard output")
+    if to_stdout:
+        output = stdout_target(pipe_dir, write.format, len(inputs))
     pipeline = Pipeline(options, write, max_pixels_from(kwargs))
+    inputs = tuple(stdin_to_file(pipe_dir) if str(source) == "-" else source for source in inputs)
     jobs = _targets(inputs, output, suffix, write.format)
     if ctx.obj and ctx.obj.get("debug"):  # the first failure stops with its traceback
         results = (pipeline.enhance_file(source, target) for source, target in jobs)
     else:  # a photo that fails is reported, and the next one goes on
         results = pipeline.run_many(jobs, skip_existing=False)
+    def shown(path) -> str:  # the pipe's temporary files are "-" to the user
+        return "-" if path is not None and Path(path).parent == pipe_dir else str(path)
+
     failed, done = 0, []
     for result in results:
         done.append(result)
         if result.status == "failed":
             failed += 1
-            click.echo(f"Error: {result.source}: {result.error}", err=True)
+            click.echo(f"Error: {shown(result.source)}: {result.error}", err=True)
         else:
-            click.echo(f"{result.source} -> {result.target} ({result.megapixels:.1f} MP, {result.seconds:.2f} s)", err=True)
+            click.echo(f"{shown(result.source)} -> {shown(result.target)} ({result.megapixels:.1f} MP, "
+                       f"{result.seconds:.2f} s)", err=True)
     if as_json:
         import json
 
@@ -58,6 +81,9 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], output: Path | None, s
         if len(jobs) > 1:
             click.echo(f"{failed} of {len(jobs)} photos failed", err=True)
         ctx.exit(1)
+    if to_stdout:
+        sys.stdout.buffer.write(output.read_bytes())
+        sys.stdout.buffer.flush()
 
 
 def _targets(inputs, output: Path | None, suffix: str | None, fmt: str | None):
