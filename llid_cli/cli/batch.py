@@ -10,6 +10,7 @@ import click
 
 from llid_cli.cli.options import (enhance_options_from, max_pixels_from, model_options, write_options,
                                   write_options_from)
+from llid_cli.cli.progress import file_progress
 
 
 @click.command("batch")
@@ -50,7 +51,7 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
     start = time.perf_counter()
     results = []
     try:
-        with _progress(console, quiet) as progress:
+        with file_progress(console, quiet) as progress:
             task = progress.add_task("enhancing", total=len(jobs), mps=0.0)
             megapixels = 0.0
             busy = 0.0
@@ -108,17 +109,6 @@ def _check_writable(report: Path) -> None:
         raise click.BadParameter(f"{report}: the folder {folder} does not exist", param_hint="--report")
     if not os.access(folder, os.W_OK) or (report.exists() and not os.access(report, os.W_OK)):
         raise click.BadParameter(f"{report}: not writable here", param_hint="--report")
-
-
-def _progress(console, quiet: bool):
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
-
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[mps]:.2f} MP/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-        console=console, disable=quiet, transient=False,
-    )
 
 
 def _failure_table(console, failed, folder: Path) -> None:

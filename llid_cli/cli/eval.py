@@ -93,8 +93,14 @@ def _enhance_all(folder: Path, out_dir: Path, options, max_pixels, console):
     pipeline = Pipeline(options, WriteOptions(format="png", overwrite=True), max_pixels)
     jobs = [(s, out_dir / s.relative_to(folder).with_suffix(".png")) for s in sources]
     inputs, failed = {}, []
-    with console.status(f"enhancing {len(jobs)} images with {pipeline.model_name}"):
+    from llid_cli.cli.progress import file_progress
+
+    with file_progress(console, quiet=False) as progress:
+        task = progress.add_task(f"enhancing with {pipeline.model_name}", total=len(jobs), mps=0.0)
+        megapixels = busy = 0.0
         for result in pipeline.run_many(jobs, skip_existing=False):
+            megapixels, busy = megapixels + result.megapixels, busy + result.seconds
+            progress.update(task, advance=1, mps=megapixels / busy if busy else 0.0)
             name = result.source.relative_to(folder).with_suffix("").as_posix()
             inputs[name] = result.source
             if result.status == "failed":
