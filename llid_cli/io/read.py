@@ -86,7 +86,7 @@ def _open_pillow(path: Path, data: bytes, fmt: str):
         try:
             import pillow_heif
         except ImportError as exc:
-            raise UnsupportedFormatError("HEIC needs the 'heic' extra: pip install 'llid[heic]'", path) from exc
+            raise UnsupportedFormatError("HEIC needs the 'heic' extra: pip install 'llid[heic]' (in a checkout of llid: pip install '.[heic]')", path) from exc
         pillow_heif.register_heif_opener()
     # The pixel limit is checked by llid itself (with a clearer message), so Pillow's own bomb
     # check is switched off for this read.
@@ -239,7 +239,7 @@ def _read_raw(path: Path, limit: int) -> Image:
     try:
         import rawpy
     except ImportError as exc:
-        raise UnsupportedFormatError("camera RAW needs the 'raw' extra: pip install 'llid[raw]'", path) from exc
+        raise UnsupportedFormatError("camera RAW needs the 'raw' extra: pip install 'llid[raw]' (in a checkout of llid: pip install '.[raw]')", path) from exc
     try:
         with rawpy.imread(str(path)) as raw:
             _check_size(path, raw.sizes.width, raw.sizes.height, limit)
