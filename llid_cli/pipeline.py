@@ -25,7 +25,7 @@ from llid_cli.tone import blend_pixels, shift_pixels
 
 PixelFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 in the photo's own dtype -> the same
 
-DEFAULT_MODEL = "lynx"  # better than resse on sice/val and held-out scenes, 6.6x faster: docs/models.md
+DEFAULT_MODEL = "lynx"  # better than resse on sice/val and held-out scenes, 6.3x faster: docs/models.md
 
 
 @dataclass(frozen=True)
