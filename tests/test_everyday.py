@@ -172,9 +172,12 @@ def test_interrupted_batch_exits_128_plus_signal_and_reports_what_finished(tmp_p
     for i in range(30):
         write_jpeg(src / f"p{i:02d}.jpg", gradient_rgb(400, 600, seed=i, dark=0.2))
     out, report = tmp_path / "out", tmp_path / "report.json"
+    # A shell without job control starts background commands with SIGINT ignored, and Python then
+    # keeps it ignored: give the child the default disposition, as a terminal's Ctrl-C would find.
     proc = subprocess.Popen([sys.executable, "-m", "llid_cli", "batch", str(src), "-o", str(out), "--quiet",
                              "--model", "resse", "--report", str(report)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and not (out.exists() and any(out.iterdir())):
         time.sleep(0.02)
