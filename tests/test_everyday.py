@@ -273,6 +273,8 @@ def test_json_results_on_stdout(tmp_path):
     assert listing["default"] == "lynx" and {m["name"] for m in listing["models"]} >= {"lynx", "lynx-fast", "resse", "clahe"}
     card = json.loads(runner.invoke(cli, ["models", "info", "resse", "--json"]).stdout)
     assert card["architecture args"] == {"blocks": 8, "channels": 32} and "training_config" not in card
+    machine = json.loads(runner.invoke(cli, ["info", "--json"]).stdout)
+    assert machine["llid"] and machine["cpu threads"] == str(__import__("os").cpu_count())
 
 
 def test_photos_through_pipes(tmp_path):

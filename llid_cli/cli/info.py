@@ -9,19 +9,23 @@ import click
 
 
 @click.command("info")
-def command() -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout instead of the table.")
+def command(as_json: bool) -> None:
     """Show versions, CPU threads, CUDA devices and ONNX Runtime providers."""
     from rich.console import Console
     from rich.table import Table
 
     from llid_cli import __version__
 
+    rows = [("llid", __version__), ("python", platform.python_version()), ("platform", platform.platform()),
+            ("cpu threads", str(os.cpu_count()))] + _torch_rows() + _ort_rows() + _library_rows()
+    if as_json:
+        import json
+
+        click.echo(json.dumps(dict(rows), indent=2))
+        return
     table = Table(show_header=False, box=None)
-    table.add_row("llid", __version__)
-    table.add_row("python", platform.python_version())
-    table.add_row("platform", platform.platform())
-    table.add_row("cpu threads", str(os.cpu_count()))
-    for row in _torch_rows() + _ort_rows() + _library_rows():
+    for row in rows:
         table.add_row(*row)
     Console().print(table)
 
