@@ -238,3 +238,15 @@ def test_cli_clahe_options_do_not_reach_a_models_own_classical_step(tmp_path):
         assert result.exit_code == 0, result.output
         outputs.append(cv2.imread(str(target)))
     assert np.array_equal(outputs[0], outputs[1])
+
+
+def test_tile_progress_counts_up_to_the_tiles_run(tmp_path):
+    weights = tiny_weights(tmp_path, "unet")
+    calls = []
+    runner = build_model_runner("unet", weights, EngineOptions(tile=64, overlap=16, progress=lambda d, t: calls.append((d, t))))
+    runner(photo(150, 230))
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and done[-1] == runner.tiler.stats.tiles == calls[-1][1] > 1
+    calls.clear()
+    build_model_runner("unet", weights, EngineOptions(tile=0, progress=lambda d, t: calls.append((d, t))))(photo(150, 230))
+    assert calls == []  # one pass: nothing to count

@@ -44,7 +44,16 @@ def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kw
     from llid_cli.cli.pipes import stdin_to_file, stdout_target
     from llid_cli.pipeline import Pipeline
 
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from llid_cli.cli.progress import TileProgress
+
     options = enhance_options_from(kwargs)
+    tiles = TileProgress(Console(stderr=True)) if Console(stderr=True).is_terminal else None
+    if tiles is not None:  # a large photo shows its tiles and an ETA while it is enhanced
+        options = replace(options, engine=replace(options.engine, progress=tiles))
     write = write_options_from(kwargs, overwrite)
     if sum(str(source) == "-" for source in inputs) > 1:
         raise click.UsageError("-: standard input can be read once")
@@ -65,6 +74,8 @@ def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kw
 
     failed, done = 0, []
     for result in results:
+        if tiles is not None:
+            tiles.finish_photo()
         done.append(result)
         if result.status == "failed":
             failed += 1

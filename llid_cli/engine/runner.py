@@ -30,6 +30,8 @@ class EngineOptions:
     # more than one tile holds (so the context pass fits the same memory as a tile). Statistics are
     # means: on a real 1080p frame, 0.25 MP of context still matched the whole image at 57-92 dB.
     context_pixels: int = 1_000_000
+    # Called as (tiles done, tiles planned) while a tiled photo is enhanced (the CLI's progress bar).
+    progress: Callable[[int, int], None] | None = None
 
 
 def default_weights_path(name: str) -> Path | None:
@@ -121,6 +123,7 @@ def build_model_runner(name: str, weights: str | None, options: EngineOptions = 
     context_budget = int(min(options.context_pixels, max(min(tile, 1 << 15) ** 2, fit)))
     pre = model_pre_step(spec.pre, model)
     tiler = Tiler(backend.run_batch, tile, options.overlap, spec.input_multiple, options.batch_size)
+    tiler.on_progress = options.progress
 
     def run(pixels: np.ndarray) -> np.ndarray:
         out = enhance(pixels)

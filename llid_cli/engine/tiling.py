@@ -110,6 +110,8 @@ class Tiler:
         self.overlap = overlap
         self.batch_size = max(1, batch_size)
         self.stats = TileStats()
+        # Called as (tiles done, tiles planned) after each batch of tiles, for a progress display.
+        self.on_progress: Callable[[int, int], None] | None = None
 
     def _overlap(self, tile: int) -> int:
         # At most a quarter of the tile, so only neighbouring tiles ever overlap.
@@ -123,10 +125,12 @@ class Tiler:
         # (absolute start, length), and that band's weighted contribution below `top`; rows
         # above `top` are final in `out`.
         top, lead_in, carry = 0, None, None
+        self._done = 0
         while top < height:
             rows = [(a + top, b + top) for a, b in positions(height - top, tile, self._overlap(tile), self.multiple)]
             cols = positions(width, tile, self._overlap(tile), self.multiple)
             row_ramps = ramps(rows)
+            self._planned = self._done + len(rows) * len(cols)  # re-planned after an out-of-memory
             try:
                 for r, (band_top, band_bottom) in enumerate(rows):
                     wy = weights_1d(rows, r, lead_in if r == 0 else None)
@@ -180,6 +184,9 @@ class Tiler:
         self.stats.tiles += len(pending)
         for (left, right, _, weight), tile_out in zip(pending, result):
             band[:, left:right] += tile_out * weight[:, :, None]
+        self._done += len(pending)
+        if self.on_progress is not None:
+            self.on_progress(self._done, self._planned)
 
 
 def _align(value: int, multiple: int) -> int:
