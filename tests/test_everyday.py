@@ -179,7 +179,8 @@ def test_interrupted_batch_exits_128_plus_signal_and_reports_what_finished(tmp_p
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
-    while time.time() < deadline and not (out.exists() and any(out.iterdir())):
+    # Wait for a finished output: a hidden temporary file is a write still in flight.
+    while time.time() < deadline and not (out.exists() and any(not p.name.startswith(".") for p in out.iterdir())):
         time.sleep(0.02)
     proc.send_signal(getattr(signal, signum))
     _, err = proc.communicate(timeout=120)
