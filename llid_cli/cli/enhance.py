@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from llid_cli.io.formats import FORMAT_EXTENSIONS, WRITE_FORMATS
-
 from llid_cli.cli.options import (enhance_options_from, max_pixels_from, model_options, write_options,
                                   write_options_from)
+from llid_cli.io.formats import FORMAT_EXTENSIONS, WRITE_FORMATS
 
 
 @click.command("enhance")
@@ -40,18 +39,17 @@ def command(ctx: click.Context, inputs: tuple[Path, ...], output: Path | None, s
 
 def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kwargs) -> None:
     import sys
-
-    from llid_cli.cli.pipes import stdin_to_file, stdout_target
-    from llid_cli.pipeline import Pipeline
-
     from dataclasses import replace
 
     from rich.console import Console
 
+    from llid_cli.cli.pipes import stdin_to_file, stdout_target
     from llid_cli.cli.progress import TileProgress
+    from llid_cli.pipeline import Pipeline
 
     options = enhance_options_from(kwargs)
-    tiles = TileProgress(Console(stderr=True)) if Console(stderr=True).is_terminal else None
+    console = Console(stderr=True)
+    tiles = TileProgress(console) if console.is_terminal else None
     if tiles is not None:  # a large photo shows its tiles and an ETA while it is enhanced
         options = replace(options, engine=replace(options.engine, progress=tiles))
     write = write_options_from(kwargs, overwrite)
@@ -69,6 +67,7 @@ def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kw
         results = (pipeline.enhance_file(source, target) for source, target in jobs)
     else:  # a photo that fails is reported, and the next one goes on
         results = pipeline.run_many(jobs, skip_existing=False)
+
     def shown(path) -> str:  # the pipe's temporary files are "-" to the user
         return "-" if path is not None and Path(path).parent == pipe_dir else str(path)
 
@@ -98,7 +97,7 @@ def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kw
 
 
 def _targets(inputs, output: Path | None, suffix: str | None, fmt: str | None):
-    from llid_cli.pipeline import output_name
+    from llid_cli.pipeline import output_name, refuse_collisions
 
     for source in inputs:
         if source.is_dir():
@@ -113,8 +112,6 @@ def _targets(inputs, output: Path | None, suffix: str | None, fmt: str | None):
             raise click.UsageError(f"{output}: the name says {output.suffix} but --format is {fmt}; "
                                    f"name it {output.with_suffix(FORMAT_EXTENSIONS[fmt]).name} or drop --format")
         return [(inputs[0], output)]
-    from llid_cli.pipeline import refuse_collisions
-
     if output is not None and output.exists() and not output.is_dir():
         raise click.UsageError(f"{output}: several inputs need an output folder, not a file")
     targets = []

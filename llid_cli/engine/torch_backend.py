@@ -63,16 +63,12 @@ class TorchBackend:
         An out-of-memory while recording is a `TileOutOfMemory`, so that the runner can measure the
         context at a smaller size."""
         try:
-            context = recorded_context(self.model, self._tensor(whole[None]))
-            context.__enter__()
-        except torch.OutOfMemoryError:
+            with recorded_context(self.model, self._tensor(whole[None])):
+                yield
+        except torch.OutOfMemoryError:  # only the recording pass: tiles report theirs as TileOutOfMemory
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
             raise TileOutOfMemory from None
-        try:
-            yield
-        finally:
-            context.__exit__(None, None, None)
 
     def free_memory(self) -> int:
         """Bytes this backend may use for activations."""

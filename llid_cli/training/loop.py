@@ -77,7 +77,8 @@ class Trainer:
             adversary.build_optimizer()
         self._freeze_all_but(config.model.train_only)
         optim_cls = torch.optim.AdamW if config.optim.type == "adamw" else torch.optim.Adam
-        self.optimizer = optim_cls([p for p in self.model.parameters() if p.requires_grad], lr=config.optim.lr, betas=tuple(config.optim.betas),
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = optim_cls(trainable, lr=config.optim.lr, betas=tuple(config.optim.betas),
                                    weight_decay=config.optim.weight_decay)
         self.ema = EMA(self.model, config.train.ema) if config.train.ema else None
         self.schedule = LearningRate(config.schedule, config.optim.lr, config.train.steps)
@@ -168,15 +169,13 @@ class Trainer:
         self.model.train()
         low = low.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         ref = ref.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
-        estimate = exposure = None
+        told, exposure = (), None
         if self.conditioned:
-            ref, told, exposure = self._exposure_targets(ref)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
-                pred = self.forward(low, told)
-            estimate = self.model.predicted_exposure
-        else:
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
-                pred = self.forward(low)
+            ref, target, exposure = self._exposure_targets(ref)
+            told = (target,)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
+            pred = self.forward(low, *told)
+        estimate = self.model.predicted_exposure if self.conditioned else None
         pred = pred.float()
         total, _ = self.loss(pred, ref, estimate, exposure)
         self.optimizer.zero_grad(set_to_none=True)
