@@ -129,24 +129,28 @@ class Pipeline:
         out = write_image(self.enhance_image(image), target, self.write)
         return FileResult(Path(source), out, "done", megapixels=image.megapixels, seconds=time.perf_counter() - start)
 
+    def run_one(self, source: Path, target: Path, skip_existing: bool) -> FileResult:
+        """One (source, target) of a batch: never raises for the file's own problems, which come
+        back as a failed result (a bug met on one file is that file's failure, never the batch's:
+        a resume would stop at the same file every time)."""
+        if skip_existing and target.exists():
+            return FileResult(source, target, "skipped")
+        try:
+            return self.enhance_file(source, target)
+        except LlidError as exc:
+            # The reason alone when it is about the input; with its path when about another file.
+            same = exc.path is None or Path(exc.path) == Path(source)
+            return FileResult(source, None, "failed", error=exc.reason if same else str(exc))
+        except MemoryError:
+            return FileResult(source, None, "failed", error="out of memory")
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            return FileResult(source, None, "failed", error=f"unexpected {type(exc).__name__}: {first}".rstrip(": "))
+
     def run_many(self, jobs: Iterable[tuple[Path, Path]], skip_existing: bool) -> Iterator[FileResult]:
-        """Enhance each (source, target); a failure is reported and the next file goes on."""
+        """Enhance each (source, target) in this process; a failure is reported and the next file goes on."""
         for source, target in jobs:
-            if skip_existing and target.exists():
-                yield FileResult(source, target, "skipped")
-                continue
-            try:
-                yield self.enhance_file(source, target)
-            except LlidError as exc:
-                # The reason alone when it is about the input; with its path when about another file.
-                same = exc.path is None or Path(exc.path) == Path(source)
-                yield FileResult(source, None, "failed", error=exc.reason if same else str(exc))
-            except MemoryError:
-                yield FileResult(source, None, "failed", error="out of memory")
-            except Exception as exc:  # noqa: BLE001 - a bug met on one file is that file's failure
-                # Never the batch's: a resume would stop at the same file every time.
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                yield FileResult(source, None, "failed", error=f"unexpected {type(exc).__name__}: {first}".rstrip(": "))
+            yield self.run_one(source, target, skip_existing)
 
 
 def output_name(source: Path, suffix: str, fmt: str | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -24,21 +25,37 @@ from llid_cli.cli.progress import file_progress
               help="Write a JSON summary of every file here.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (as --report writes it) as JSON on stdout.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Spread the files over Ray workers: alone, a local Ray instance; with auto, HOST:PORT or "
+                   "ray://HOST:10001, that cluster (files on a disk every node sees).")
+@click.option("--workers", type=click.IntRange(0, 100000), default=0,
+              help="With --ray: worker processes, each loading the model once [default: as many as fit].")
+@click.option("--gpus-per-worker", type=click.FloatRange(0, 64), default=0.0,
+              help="With --ray: GPUs each worker reserves (0.5: two workers share a card).")
 @model_options
 @write_options
 def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite: bool, report: Path | None,
-            quiet: bool, as_json: bool, **kwargs) -> None:
+            quiet: bool, as_json: bool, ray_address: str | None, workers: int, gpus_per_worker: float,
+            **kwargs) -> None:
     """Enhance every photo in FOLDER into OUTPUT.
 
     Existing outputs are skipped, so running the same command again resumes an interrupted batch.
     A bad file is reported and the batch carries on; the exit code is 1 if any file failed.
+
+    \b
+    llid batch photos/ -o enhanced/
+    llid batch photos/ -o enhanced/ --ray --workers 2           # a local Ray instance
+    llid batch /shared/in -o /shared/out --ray auto             # the Ray cluster this node belongs to
     """
     from rich.console import Console
 
-    from llid_cli.pipeline import Pipeline, plan_batch
+    from llid_cli.pipeline import plan_batch, resolve_model_name
 
+    if ray_address is None and (workers or gpus_per_worker):
+        raise click.UsageError("--workers and --gpus-per-worker go with --ray")
     options = enhance_options_from(kwargs)
     write = write_options_from(kwargs, overwrite)
+    max_pixels = max_pixels_from(kwargs)
     if report is not None:
         _check_writable(report)
     jobs = plan_batch(folder, out_dir, recursive, suffix, write.format, allow_inplace=overwrite)
@@ -46,26 +63,30 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
     if not jobs:
         console.print(f"No images found in {folder}" + ("" if recursive else " (try --recursive)"))
         return
-    pipeline = Pipeline(options, write, max_pixels_from(kwargs))
+    model_name = resolve_model_name(options)
 
     start = time.perf_counter()
     results = []
-    try:
-        with file_progress(console, quiet) as progress:
-            task = progress.add_task("enhancing", total=len(jobs), mps=0.0)
-            megapixels = 0.0
-            busy = 0.0
-            for result in pipeline.run_many(jobs, skip_existing=not overwrite):
-                results.append(result)
-                megapixels += result.megapixels
-                busy += result.seconds
-                progress.update(task, advance=1, mps=megapixels / busy if busy else 0.0)
-    except KeyboardInterrupt:
-        # Stopped by Ctrl-C or SIGTERM: the report still says what finished (a re-run resumes).
-        if report is not None:
-            _write_report(report, folder, out_dir, pipeline, results, time.perf_counter() - start, interrupted=True)
-        raise
+    with _runner(ray_address, workers, gpus_per_worker, options, write, max_pixels) as (run, where):
+        if where:
+            console.print(where)
+        try:
+            with file_progress(console, quiet) as progress:
+                task = progress.add_task("enhancing", total=len(jobs), mps=0.0)
+                megapixels = 0.0
+                for result in run(jobs, skip_existing=not overwrite):
+                    results.append(result)
+                    megapixels += result.megapixels
+                    wall = time.perf_counter() - start
+                    progress.update(task, advance=1, mps=megapixels / wall if wall else 0.0)
+        except KeyboardInterrupt:
+            # Stopped by Ctrl-C or SIGTERM: the report still says what finished (a re-run resumes).
+            if report is not None:
+                _write_report(report, folder, out_dir, model_name, _in_plan_order(results, jobs),
+                              time.perf_counter() - start, interrupted=True)
+            raise
     elapsed = time.perf_counter() - start
+    results = _in_plan_order(results, jobs)
 
     counts = _counts(results)
     console.print(f"{counts['done']} enhanced, {counts['skipped']} skipped (already there), "
@@ -74,27 +95,49 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
     if failed:
         _failure_table(console, failed, folder)
     if report is not None:
-        _write_report(report, folder, out_dir, pipeline, results, elapsed)
+        _write_report(report, folder, out_dir, model_name, results, elapsed)
     if as_json:
-        click.echo(json.dumps(_summary(folder, out_dir, pipeline, results, elapsed), indent=2))
+        click.echo(json.dumps(_summary(folder, out_dir, model_name, results, elapsed), indent=2))
     if failed:
         raise SystemExit(1)
+
+
+@contextmanager
+def _runner(ray_address, workers, gpus_per_worker, options, write, max_pixels):
+    """(run, what to say first): this process's pipeline, or a pool of Ray workers."""
+    if ray_address is None:
+        from llid_cli.pipeline import Pipeline
+
+        yield Pipeline(options, write, max_pixels).run_many, ""
+        return
+    from llid_cli.distributed.ray_batch import RayBatch, RayOptions
+
+    ray_options = RayOptions(address=None if ray_address == "local" else ray_address, workers=workers,
+                             gpus_per_worker=gpus_per_worker, cpus_per_worker=options.engine.threads or 1)
+    with RayBatch(ray_options, options, write, max_pixels) as pool:
+        yield pool.run, f"Ray: {pool.workers} worker(s) on {ray_options.address or 'a local instance'}"
+
+
+def _in_plan_order(results, jobs):
+    """Workers finish in any order; reports list files as the plan does, like a local batch."""
+    order = {source: index for index, (source, _) in enumerate(jobs)}
+    return sorted(results, key=lambda result: order[result.source])
 
 
 def _counts(results) -> dict[str, int]:
     return {status: sum(r.status == status for r in results) for status in ("done", "skipped", "failed")}
 
 
-def _summary(folder: Path, out_dir: Path, pipeline, results, elapsed: float, interrupted: bool = False) -> dict:
-    return {"input": str(folder), "output": str(out_dir), "model": pipeline.model_name, **_counts(results),
+def _summary(folder: Path, out_dir: Path, model_name: str, results, elapsed: float, interrupted: bool = False) -> dict:
+    return {"input": str(folder), "output": str(out_dir), "model": model_name, **_counts(results),
             "interrupted": interrupted, "seconds": round(elapsed, 3), "files": [r.as_dict() for r in results]}
 
 
-def _write_report(report: Path, folder: Path, out_dir: Path, pipeline, results, elapsed: float,
+def _write_report(report: Path, folder: Path, out_dir: Path, model_name: str, results, elapsed: float,
                   interrupted: bool = False) -> None:
     from llid_cli.io.atomic import atomic_write_bytes
 
-    summary = _summary(folder, out_dir, pipeline, results, elapsed, interrupted)
+    summary = _summary(folder, out_dir, model_name, results, elapsed, interrupted)
     atomic_write_bytes(report, json.dumps(summary, indent=2).encode())
 
 

@@ -52,3 +52,32 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def remove_leftovers(targets) -> int:
+    """Remove llid's hidden temporary files of `targets`, whatever their age; returns how many.
+
+    Only for a caller that knows no write of these targets is still going on: a distributed batch
+    whose workers have all finished or been killed. One listing per folder, not one per file.
+    """
+    names_by_folder: dict[Path, set[str]] = {}
+    for target in targets:
+        target = Path(target)
+        names_by_folder.setdefault(target.parent, set()).add(target.name)
+    removed = 0
+    for folder, names in names_by_folder.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if not (entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX)):
+                continue
+            # mkstemp names: "." + target name + "." + random part (no dots) + suffix.
+            if entry.name[1 : -len(TEMP_SUFFIX)].rsplit(".", 1)[0] in names:
+                try:
+                    os.unlink(entry.path)
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
