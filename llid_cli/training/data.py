@@ -224,16 +224,21 @@ class TrainPairs(torch.utils.data.Dataset):
 
 
 class StepSampler(torch.utils.data.Sampler):
-    """Sample indices for steps [start, stop): step s uses indices s*B .. s*B + B - 1."""
+    """Sample indices for steps [start, stop): step s uses indices s*B .. s*B + B - 1 of the global
+    batch B; of several processes, process r takes its contiguous share s*B + r*B/W .. + B/W - 1."""
 
-    def __init__(self, start_step: int, stop_step: int, batch_size: int):
+    def __init__(self, start_step: int, stop_step: int, batch_size: int, rank: int = 0, world: int = 1):
         self.start, self.stop, self.batch = start_step, stop_step, batch_size
+        self.share = batch_size // world
+        self.first = rank * self.share
 
     def __iter__(self):
-        return iter(range(self.start * self.batch, self.stop * self.batch))
+        for step in range(self.start, self.stop):
+            begin = step * self.batch + self.first
+            yield from range(begin, begin + self.share)
 
     def __len__(self) -> int:
-        return max(0, self.stop - self.start) * self.batch
+        return max(0, self.stop - self.start) * self.share
 
 
 def _degradation(raw: dict) -> LowLightSettings:

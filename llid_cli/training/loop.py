@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import platform
 import subprocess
 import time
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from llid_cli.classical import model_pre_step
+from llid_cli.distributed import ddp
 from llid_cli.errors import ConfigError, ModelError
 from llid_cli.io.atomic import atomic_write_bytes
 from llid_cli.metrics import psnr, ssim, to_uint8
@@ -47,17 +49,42 @@ class TrainEvent:
     val_ssim: float = math.nan
 
 
+class _WithEstimate(torch.nn.Module):
+    """The network's output and its exposure estimate (None for models without one) as the outputs
+    of one forward: DistributedDataParallel must see every tensor a loss reads come out of forward."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, *told: torch.Tensor):
+        out = self.model(x, *told)
+        return out, getattr(self.model, "predicted_exposure", None)
+
+
 class Trainer:
+    """One training run. With `group` (a torchrun process group, see `distributed.ddp`) it is one of
+    several processes sharing each global batch; only the main process validates, logs and saves."""
+
     def __init__(self, config: TrainConfig, run_dir: str | Path, device: str = "auto",
-                 on_event: Callable[[TrainEvent], None] | None = None):
+                 on_event: Callable[[TrainEvent], None] | None = None, group: ddp.ProcessGroup | None = None):
         from llid_cli.engine.torch_backend import resolve_device
 
         self.config = config
         self.run_dir = Path(run_dir)
+        self.group = group
+        self.main = group is None or group.is_main
         self.device = resolve_device(device)
-        self.on_event = on_event or (lambda event: None)
-        if config.train.threads:
-            torch.set_num_threads(config.train.threads)
+        if group is not None and self.device.type == "cuda":
+            self.device = torch.device("cuda", group.local_rank)
+            torch.cuda.set_device(self.device)
+        self.on_event = (on_event or (lambda event: None)) if self.main else (lambda event: None)
+        self.batch = group.share(config.data.batch_size) if group is not None else config.data.batch_size
+        threads = config.train.threads
+        if group is not None and not threads and self.device.type == "cpu":
+            threads = max(1, (os.cpu_count() or 1) // group.local_world)  # the cores shared, not each rank all
+        if threads:
+            torch.set_num_threads(threads)
 
         torch.manual_seed(config.train.seed)
         self.spec = get_spec(config.model.type)
@@ -89,27 +116,41 @@ class Trainer:
         # Exposure-conditioned networks (lynx) are told the reference's exposure while training.
         self.conditioned = bool(getattr(self.model, "conditions_on_exposure", False))
         self.use_amp = config.train.amp and self.device.type == "cuda"
-        self.forward = self.model
+        self.forward = _WithEstimate(self.model)
+        if group is not None:
+            if self.loss.adversaries:
+                raise ConfigError("adversarial losses train on one process only (each process's discriminator "
+                                  "would learn apart): drop --nproc, or the adversarial term")
+            ddp.join(group, self.device.type)
+            # Unused parameters happen: a frozen part, or an exposure head no loss term reads.
+            self.forward = torch.nn.parallel.DistributedDataParallel(
+                self.forward, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True)
         if config.train.compile and self.device.type == "cuda":
-            self.forward = torch.compile(self.model)
+            self.forward = torch.compile(self.forward)
 
-        (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        self.log = RunLog(self.run_dir)
+        if self.main:  # the other processes never write into the run folder
+            (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        self.log = RunLog(self.run_dir) if self.main else None
         self.data_description: list[dict] = []
 
     # ----------------------------------------------------------------- set-up
     @classmethod
-    def resume(cls, run_dir: str | Path, device: str = "auto", on_event=None, overrides: tuple[str, ...] = ()):
+    def resume(cls, run_dir: str | Path, device: str = "auto", on_event=None, overrides: tuple[str, ...] = (),
+               group: ddp.ProcessGroup | None = None):
         run_dir = Path(run_dir)
         config = load_config(run_dir / "config.yaml", overrides)
-        trainer = cls(config, run_dir, device, on_event)
+        trainer = cls(config, run_dir, device, on_event, group)
         trainer.load_checkpoint(run_dir / "checkpoints" / "last.pt")
-        trainer.log.truncate_after(trainer.step)
+        if trainer.log is not None:
+            trainer.log.truncate_after(trainer.step)
         return trainer
 
     def save_config(self) -> None:
         import yaml
 
+        if not self.main:
+            return
         atomic_write_bytes(self.run_dir / "config.yaml", yaml.safe_dump(self.config.to_dict(), sort_keys=False).encode())
 
     # ----------------------------------------------------------------- training
@@ -122,9 +163,12 @@ class Trainer:
         self.data_description = dataset.describe()
         if cfg.data.cache:
             dataset.preload()
-        val = validation_images(cfg.data.val, store, self.pre, cfg.data.val_max_images) if cfg.data.val else []
+        # Only the main process scores; the others learn its score for the LR schedule.
+        val = validation_images(cfg.data.val, store, self.pre, cfg.data.val_max_images) if cfg.data.val and self.main else []
+        rank, world = (self.group.rank, self.group.world) if self.group is not None else (0, 1)
         loader = torch.utils.data.DataLoader(
-            dataset, batch_size=cfg.data.batch_size, sampler=StepSampler(self.step, cfg.train.steps, cfg.data.batch_size),
+            dataset, batch_size=self.batch,
+            sampler=StepSampler(self.step, cfg.train.steps, cfg.data.batch_size, rank, world),
             num_workers=cfg.data.workers, persistent_workers=False, pin_memory=self.device.type == "cuda",
         )
         window_start, window_steps, losses = time.perf_counter(), 0, []
@@ -137,16 +181,20 @@ class Trainer:
                 self.train_seconds += time.perf_counter() - started
                 if self.step % cfg.train.log_every == 0 or self.step == cfg.train.steps:
                     rate = window_steps / max(time.perf_counter() - window_start, 1e-9)
-                    self._record(TrainEvent("train", self.step, cfg.train.steps, float(np.mean(losses)),
+                    loss = float(np.mean(losses))
+                    if self.group is not None:  # the whole global batch's loss, as one process would log it
+                        loss = ddp.mean_over_processes(loss)
+                    self._record(TrainEvent("train", self.step, cfg.train.steps, loss,
                                             self.schedule.at(self.step - 1), rate))
                     window_start, window_steps, losses = time.perf_counter(), 0, []
-                if val and (self.step % cfg.train.val_every == 0 or self.step == cfg.train.steps):
+                if cfg.data.val and (self.step % cfg.train.val_every == 0 or self.step == cfg.train.steps):
                     self.validate(val)
                 if self.step % cfg.train.ckpt_every == 0 or self.step == cfg.train.steps:
                     self.save_checkpoint()
         except KeyboardInterrupt:
             self.save_checkpoint()
-            self.log.plot()
+            if self.log is not None:
+                self.log.plot()
             raise
         except RuntimeError as exc:
             # A kill of the whole process group reaches the data-loading workers first; PyTorch then
@@ -154,8 +202,11 @@ class Trainer:
             if "DataLoader worker" not in str(exc):
                 raise
             self.save_checkpoint()
-            self.log.plot()
+            if self.log is not None:
+                self.log.plot()
             raise KeyboardInterrupt from exc
+        if not self.main:
+            return None
         self.log.plot()
         best = self.run_dir / "best.safetensors"
         if not best.exists():  # no validation set: the final weights are the result
@@ -174,8 +225,8 @@ class Trainer:
             ref, target, exposure = self._exposure_targets(ref)
             told = (target,)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
-            pred = self.forward(low, *told)
-        estimate = self.model.predicted_exposure if self.conditioned else None
+            pred, estimate = self.forward(low, *told)
+        estimate = estimate if self.conditioned else None
         pred = pred.float()
         total, _ = self.loss(pred, ref, estimate, exposure)
         self.optimizer.zero_grad(set_to_none=True)
@@ -206,8 +257,12 @@ class Trainer:
         if not jitter:
             return ref, measured, measured
         generator = torch.Generator().manual_seed(self.config.train.seed * 1_000_003 + self.step)
-        ev = (torch.rand(ref.shape[0], generator=generator) * 2 - 1) * jitter
-        ev = torch.where(torch.rand(ref.shape[0], generator=generator) < 0.5, ev, torch.zeros_like(ev)).to(ref.device)
+        # Drawn for the whole global batch; each process takes the part for its own samples.
+        size = self.config.data.batch_size
+        ev = (torch.rand(size, generator=generator) * 2 - 1) * jitter
+        ev = torch.where(torch.rand(size, generator=generator) < 0.5, ev, torch.zeros_like(ev))
+        first = self.group.rank * self.batch if self.group is not None else 0
+        ev = ev[first : first + ref.shape[0]].to(ref.device)
         shifted = shift_exposure(ref.float(), ev).contiguous(memory_format=self.memory_format)
         return shifted, exposure_of(shifted), measured
 
@@ -215,6 +270,9 @@ class Trainer:
     def validate(self, val) -> tuple[float, float]:
         from llid_cli.engine.torch_backend import TorchBackend
 
+        if not self.main:
+            self.schedule.observe(ddp.from_main(math.nan))
+            return math.nan, math.nan
         # The same inference path as `llid enhance` (eval mode, the training's device).
         backend = TorchBackend(self.ema.model if self.ema is not None else self.model, str(self.device))
         scores = []
@@ -222,6 +280,8 @@ class Trainer:
             pred8, ref8 = to_uint8(backend.run_batch(low[None])[0]), to_uint8(ref)
             scores.append((psnr(pred8, ref8), ssim(pred8, ref8)))
         mean_psnr, mean_ssim = (float(v) for v in np.mean(scores, axis=0))
+        if self.group is not None:
+            ddp.from_main(mean_psnr)
         self.schedule.observe(mean_psnr)
         self._record(TrainEvent("val", self.step, self.config.train.steps, val_psnr=mean_psnr, val_ssim=mean_ssim))
         scores = {"psnr": mean_psnr, "ssim": mean_ssim, "step": self.step, "images": len(val)}
@@ -240,7 +300,8 @@ class Trainer:
             value = getattr(event, key)
             if not math.isnan(value):
                 record[key] = value
-        self.log.write(record)
+        if self.log is not None:
+            self.log.write(record)
         self.on_event(event)
 
     def _freeze_all_but(self, prefixes: list[str]) -> None:
@@ -279,7 +340,9 @@ class Trainer:
         self.model.load_state_dict(state, strict=True)
 
     # ----------------------------------------------------------------- state
-    def save_checkpoint(self) -> Path:
+    def save_checkpoint(self) -> Path | None:
+        if not self.main:  # every process holds the same state; one writes it
+            return None
         state = {
             "step": self.step, "best": self.best, "train_seconds": self.train_seconds,
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
