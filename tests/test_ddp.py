@@ -79,7 +79,7 @@ def _assert_same_weights(a: dict, b: dict) -> None:
 def test_two_processes_train_the_weights_one_process_trains(tmp_path, tiny_datasets):
     config, path = _config(tmp_path, tiny_datasets, steps=4)
     proc = _torchrun(path, tmp_path / "ddp")
-    _, err = proc.communicate(timeout=600)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     Trainer(config, tmp_path / "one", device="cpu").fit()
 
@@ -98,6 +98,18 @@ def test_two_processes_train_the_weights_one_process_trains(tmp_path, tiny_datas
                 assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-4), (key, a, b)
     assert sorted(p.name for p in (tmp_path / "ddp" / "checkpoints").iterdir()) == \
         sorted(p.name for p in (tmp_path / "one" / "checkpoints").iterdir())
+
+
+def test_parameters_no_loss_reads_do_not_stop_ddp(tmp_path, tiny_datasets):
+    """lynx without its exposure loss: the exposure head gets no gradient, every step."""
+    config, path = _config(tmp_path, tiny_datasets, steps=2)
+    config.loss = [term for term in config.loss if term.type != "exposure"]
+    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    proc = _torchrun(path, tmp_path / "ddp")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    Trainer(config, tmp_path / "one", device="cpu").fit()
+    _assert_same_weights(_checkpoint(tmp_path / "ddp")["model"], _checkpoint(tmp_path / "one")["model"])
 
 
 def test_a_killed_ddp_run_resumes_exactly_with_another_process_count(tmp_path, tiny_datasets):
@@ -135,7 +147,7 @@ def test_nproc_launches_torchrun_and_checks_the_global_batch(tmp_path, tiny_data
     path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     result = subprocess.run([sys.executable, "-m", "llid_cli", "train", "--config", str(path), "--run-dir",
                              str(tmp_path / "odd"), "--device", "cpu", "--nproc", "2", "--quiet"],
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     assert "data.batch_size 3 cannot be shared by 2 processes" in result.stderr
     assert CliRunner().invoke(cli, ["train", "--nproc", "0", "--config", str(path)]).exit_code == 2

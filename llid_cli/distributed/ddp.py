@@ -91,4 +91,6 @@ def launch(nproc: int, argv: list[str]) -> int:
     """Run `llid ARGV` as `nproc` processes on this machine under torchrun; returns its exit code."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
                "-m", "llid_cli", *argv]
-    return subprocess.call(command)
+    # The cores shared out, as the trainer does itself (torchrun would otherwise set 1 and say so).
+    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // nproc))
+    return subprocess.call(command, env={**os.environ, "OMP_NUM_THREADS": threads})

@@ -50,16 +50,18 @@ class TrainEvent:
 
 
 class _WithEstimate(torch.nn.Module):
-    """The network's output and its exposure estimate (None for models without one) as the outputs
-    of one forward: DistributedDataParallel must see every tensor a loss reads come out of forward."""
+    """The network's output and, when a loss term reads it, its exposure estimate, as the outputs of
+    one forward: DistributedDataParallel must see every tensor a loss reads come out of forward, and
+    must not wait for gradients of an output nothing reads."""
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, estimate: bool):
         super().__init__()
         self.model = model
+        self.estimate = estimate
 
     def forward(self, x: torch.Tensor, *told: torch.Tensor):
         out = self.model(x, *told)
-        return out, getattr(self.model, "predicted_exposure", None)
+        return out, getattr(self.model, "predicted_exposure", None) if self.estimate else None
 
 
 class Trainer:
@@ -116,16 +118,17 @@ class Trainer:
         # Exposure-conditioned networks (lynx) are told the reference's exposure while training.
         self.conditioned = bool(getattr(self.model, "conditions_on_exposure", False))
         self.use_amp = config.train.amp and self.device.type == "cuda"
-        self.forward = _WithEstimate(self.model)
+        self.forward = _WithEstimate(self.model, self.conditioned and self.loss.reads_exposure_estimate)
         if group is not None:
             if self.loss.adversaries:
                 raise ConfigError("adversarial losses train on one process only (each process's discriminator "
                                   "would learn apart): drop --nproc, or the adversarial term")
             ddp.join(group, self.device.type)
-            # Unused parameters happen: a frozen part, or an exposure head no loss term reads.
+            # static_graph: every step uses the same parameters, so parameters no loss term reads (an
+            # exposure head without the exposure loss) are found once, not searched for every step.
             self.forward = torch.nn.parallel.DistributedDataParallel(
                 self.forward, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=True)
+                static_graph=True)
         if config.train.compile and self.device.type == "cuda":
             self.forward = torch.compile(self.forward)
 
@@ -226,7 +229,6 @@ class Trainer:
             told = (target,)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
             pred, estimate = self.forward(low, *told)
-        estimate = estimate if self.conditioned else None
         pred = pred.float()
         total, _ = self.loss(pred, ref, estimate, exposure)
         self.optimizer.zero_grad(set_to_none=True)

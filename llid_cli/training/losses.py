@@ -211,5 +211,9 @@ class CompositeLoss(nn.Module):
         return total, parts
 
     @property
+    def reads_exposure_estimate(self) -> bool:
+        return any(getattr(term, "uses_exposure_estimate", False) for term in self.terms)
+
+    @property
     def adversaries(self) -> list[Adversarial]:
         return [t for t in self.terms if isinstance(t, Adversarial)]
