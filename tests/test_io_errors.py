@@ -47,3 +47,55 @@ def test_heic_without_extra_names_the_extra(tmp_path, monkeypatch):
     path.write_bytes(b"\x00\x00\x00\x18ftypheic" + b"\x00" * 64)
     with pytest.raises(UnsupportedFormatError, match=r"llid\[heic\].*pip install '\.\[heic\]'"):
         read_image(path)
+
+
+def _png(width: int, height: int, rows: bytes, depth: int = 8, colour: int = 2) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_a_png_wider_than_libpng_allows_is_read_not_called_corrupt(tmp_path):
+    import numpy as np
+
+    width = 1_100_000  # libpng (inside OpenCV) refuses more than 1,000,000 pixels a side
+    rgb = np.random.default_rng(0).integers(0, 256, (1, width, 3), dtype=np.uint8)
+    path = tmp_path / "strip.png"
+    path.write_bytes(_png(width, 1, b"\x00" + rgb.tobytes()))
+    image = read_image(path)
+    assert image.pixels.shape == (1, width, 3) and image.pixels.dtype == np.uint8
+    assert np.array_equal(image.pixels, rgb)
+    # 16-bit colour cannot go to Pillow (it would fold it to 8 bits): a clear refusal instead.
+    path16 = tmp_path / "strip16.png"
+    path16.write_bytes(_png(width, 1, b"\x00" + np.zeros(width * 6, np.uint8).tobytes(), depth=16))
+    with pytest.raises(UnsupportedFormatError, match="16-bit colour PNG of 1100000x1"):
+        read_image(path16)
+
+
+def test_a_png_over_opencvs_pixel_limit_is_a_one_line_error_when_the_limit_is_raised(tmp_path):
+    from conftest import png_with_huge_header
+
+    path = tmp_path / "big.png"
+    path.write_bytes(png_with_huge_header(40_000, 40_000))  # 1600 MP: over OpenCV's 1074 MP assertion
+    with pytest.raises(ImageReadError) as info:
+        read_image(path, max_pixels=2_000_000_000)
+    assert str(info.value).startswith(f"{path}: truncated or corrupt PNG data") and "\n" not in str(info.value)
+
+
+def test_libpng_complaints_become_part_of_the_files_error_not_bare_lines(tmp_path, capfd):
+    import cv2
+    import numpy as np
+
+    good = cv2.imencode(".png", np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8))[1].tobytes()
+    broken = bytearray(good)
+    broken[60:80] = bytes(20)  # inside the first IDAT: its CRC no longer matches
+    path = tmp_path / "crc.png"
+    path.write_bytes(bytes(broken))
+    with pytest.raises(ImageReadError, match=r"crc\.png: truncated or corrupt PNG data \(libpng: IDAT: CRC error\)"):
+        read_image(path)
+    assert "libpng" not in capfd.readouterr().err

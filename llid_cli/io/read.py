@@ -11,7 +11,10 @@ from __future__ import annotations
 import io
 import os
 import stat
+import sys
+import tempfile
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +110,7 @@ def _read_with_pillow(path: Path, data: bytes, fmt: str, limit: int) -> Image:
     actual = (pil.format or fmt).lower()
     try:
         if actual == "png":
-            pixels, alpha = _decode_png(path, data, pil.mode)
+            pixels, alpha = _decode_png(path, data, pil.mode, pil)
         else:
             pixels, alpha = _pillow_pixels(pil)
     except (OSError, SyntaxError, ValueError) as exc:
@@ -118,12 +121,33 @@ def _read_with_pillow(path: Path, data: bytes, fmt: str, limit: int) -> Image:
     return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc, source_format=actual)
 
 
-def _decode_png(path: Path, data: bytes, mode: str) -> tuple[np.ndarray, np.ndarray | None]:
+# What OpenCV's PNG decoder (libpng inside it) accepts: libpng's default user limit per side and
+# OpenCV's CV_IO_MAX_IMAGE_PIXELS. Larger PNGs are decoded by Pillow instead.
+_LIBPNG_MAX_SIDE = 1_000_000
+_OPENCV_MAX_PIXELS = 1 << 30
+
+
+def _decode_png(path: Path, data: bytes, mode: str, pil) -> tuple[np.ndarray, np.ndarray | None]:
+    """16-bit PNGs need OpenCV (Pillow folds 16-bit colour to 8 bits); within its limits it decodes
+    every PNG, so that one decoder defines the pixels. Beyond them, Pillow does (8-bit or gray)."""
     import cv2
 
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    width, height = pil.width, pil.height
+    if max(width, height) > _LIBPNG_MAX_SIDE or width * height > _OPENCV_MAX_PIXELS:
+        depth, colour = (data[24], data[25]) if len(data) > 25 else (8, 0)
+        if depth == 16 and colour in (2, 6):
+            raise UnsupportedFormatError(
+                f"a 16-bit colour PNG of {width}x{height} is beyond what the 16-bit PNG decoder (OpenCV) "
+                f"accepts: at most {_LIBPNG_MAX_SIDE:,} pixels a side and {_megapixels(_OPENCV_MAX_PIXELS)}", path)
+        return _pillow_pixels(pil)
+    try:
+        with _native_stderr() as complaints:
+            decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        raise OSError(str(exc).strip().splitlines()[-1]) from None
     if decoded is None:
-        raise OSError("the PNG decoder gave up")
+        said = "; ".join(line.removeprefix("libpng error: ").strip() for line in complaints if "error" in line)
+        raise OSError(f"libpng: {said}" if said else "the PNG decoder gave up")
     gray_source = mode in ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L")
     alpha = None
     if decoded.ndim == 3 and decoded.shape[2] == 4:
@@ -133,6 +157,34 @@ def _decode_png(path: Path, data: bytes, mode: str) -> tuple[np.ndarray, np.ndar
         # OpenCV widens gray+alpha to BGRA; a gray source stays gray.
         decoded = decoded[:, :, 0] if gray_source else cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
     return np.ascontiguousarray(decoded), alpha
+
+
+@contextmanager
+def _native_stderr():
+    """Catch what C libraries print on the process's stderr while decoding (libpng's "libpng error:
+    ..." lines name no file): their complaints come back in the list, to become part of the file's
+    one-line error; anything else written meanwhile (a progress bar) is passed on unchanged."""
+    complaints: list[str] = []
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all
+        yield complaints
+        return
+    with tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield complaints
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            others = []
+            for line in sink.read().decode(errors="replace").splitlines(keepends=True):
+                (complaints if line.startswith("libpng ") else others).append(line)
+            if others:
+                os.write(2, "".join(others).encode())
 
 
 def _pillow_pixels(pil) -> tuple[np.ndarray, np.ndarray | None]:
