@@ -152,3 +152,51 @@ def test_heic_is_read_for_real(tmp_path):
     pixels = read_image(tmp_path / "phone.heic").pixels
     assert pixels.shape == (64, 96, 3) and pixels.dtype == np.uint8
     assert np.abs(pixels.astype(int) - rgb.astype(int)).mean() < 6  # lossy, 4:2:0 chroma; a channel swap gives ~60
+
+
+def _tiny_dng(path, height: int = 64, width: int = 96) -> None:
+    """A camera RAW as a camera writes one: a 12-bit RGGB Bayer mosaic in a DNG (TIFF with the DNG
+    tags LibRaw needs), red on the left half of the scene and blue on the right."""
+    import tifffile
+
+    scene = np.zeros((height, width, 3))
+    scene[:, : width // 2] = (0.6, 0.3, 0.1)
+    scene[:, width // 2 :] = (0.1, 0.3, 0.6)
+    mosaic = np.zeros((height, width), np.uint16)
+    for (dy, dx), channel in {(0, 0): 0, (0, 1): 1, (1, 0): 1, (1, 1): 2}.items():
+        mosaic[dy::2, dx::2] = 64 + scene[dy::2, dx::2, channel] * 4000
+
+    def rationals(values):
+        return [part for v in values for part in (int(round(v * 10000)), 10000)]
+
+    tags = [
+        (33421, "H", 2, (2, 2), False),  # CFARepeatPatternDim
+        (33422, "B", 4, (0, 1, 1, 2), False),  # CFAPattern: R G / G B
+        (50706, "B", 4, (1, 4, 0, 0), False),  # DNGVersion
+        (50708, "s", 0, "llid test camera", False),  # UniqueCameraModel
+        (50714, "H", 1, (64,), False),  # BlackLevel
+        (50717, "H", 1, (4095,), False),  # WhiteLevel
+        (50721, "2i", 9, rationals([1, 0, 0, 0, 1, 0, 0, 0, 1]), False),  # ColorMatrix1
+        (50778, "H", 1, (21,), False),  # CalibrationIlluminant1: D65
+        (50728, "2I", 3, rationals([1, 1, 1]), False),  # AsShotNeutral
+    ]
+    tifffile.imwrite(path, mosaic, photometric=32803, subfiletype=0, extratags=tags)
+
+
+def test_camera_raw_is_read_for_real(tmp_path):
+    """A DNG made here is demosaiced by rawpy (a test dependency) into 16-bit RGB, dark as shot,
+    with red where the scene was red; `llid enhance` turns it into a 16-bit PNG."""
+    pytest.importorskip("rawpy")
+    from click.testing import CliRunner
+
+    from llid_cli.cli import cli
+    from llid_cli.io import read_image
+
+    _tiny_dng(tmp_path / "shot.dng")
+    image = read_image(tmp_path / "shot.dng")
+    assert image.pixels.shape == (64, 96, 3) and image.pixels.dtype == np.uint16
+    left, right = image.pixels[:, :40].reshape(-1, 3).mean(0), image.pixels[:, -40:].reshape(-1, 3).mean(0)
+    assert left[0] > left[2] and right[2] > right[0]
+    result = CliRunner().invoke(cli, ["enhance", str(tmp_path / "shot.dng"), "-o", str(tmp_path / "shot.png")])
+    assert result.exit_code == 0, result.output
+    assert read_image(tmp_path / "shot.png").pixels.dtype == np.uint16
