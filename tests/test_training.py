@@ -181,7 +181,15 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path, tiny_datasets, name
     ({"loss": [{"type": "l3"}]}, "loss type 'l3'"),
     ({"data": {"train": []}}, "needs at least one source"),
     ({"data": {"train": [{"type": "ftp", "root": "x"}]}}, "'ftp' is not one of"),
-    ({"data": {"scale": [0.5, 2.0]}}, "data.scale must be"),
+    ({"data": {"scale": [0.5, 2.0]}}, r"'data\.scale\[1\]' must be less than or equal to 1, got 2\.0"),
+    ({"data": {"scale": [0.9, 0.5]}}, "data.scale must be"),
+    ({"data": {"scale": [0.5]}}, r"'data\.scale' must be a list of 2 values"),
+    ({"train": {"steps": "12"}}, r"'train\.steps' must be an integer, got '12'"),  # strict: no quietly parsed strings
+    ({"train": {"amp": 1}}, r"'train\.amp' must be true or false, got 1"),
+    ({"data": {"patch_size": 10**9}}, r"'data\.patch_size' must be less than or equal to 4096"),
+    ({"train": {"ema": 1.0}}, r"'train\.ema' must be less than 1"),
+    ({"optim": {"type": "sgd"}}, r"'optim\.type': 'sgd' is not one of 'adam' or 'adamw'"),
+    ({"data": {"train": [{"type": "manifest", "root": "x", "wieght": 2}]}}, r"unknown key 'data\.train\[0\]\.wieght'.*allowed: .*weight"),
 ])
 def test_bad_configs_name_the_problem(raw, message):
     raw.setdefault("data", {}).setdefault("train", [{"type": "manifest", "root": "somewhere"}])

@@ -1,24 +1,26 @@
-"""Architecture arguments checked against the constructor's annotations.
+"""Architecture arguments checked against the constructor's annotations, with pydantic.
 
 Config files, `--set` overrides and weights metadata give plain YAML/JSON values: lists where a
-constructor wants tuples, ints where it wants floats, and sometimes a wrong type altogether. This
-turns the first two into what the annotation says and refuses the rest with a message naming the
-model, the argument and what was expected. Only the annotation forms the zoo uses are understood
-(bool, int, float, str, tuple[T, ...], tuple[T1, T2, ...]); others are passed through unchecked.
+constructor wants tuples, ints where it wants floats, and sometimes a wrong type or an absurd size.
+Each argument is validated against its constructor annotation made strict (`llid_cli.schema`):
+lists become tuples, ints become floats, everything else must already be of the right type, and
+every integer is a size bounded by `MAX_SIZE` before anything is allocated. A failure names the
+model, the argument and what was expected.
 """
 
 from __future__ import annotations
 
 import inspect
 import typing
-from typing import Any
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import TypeAdapter, ValidationError
 
 from llid_cli.errors import ModelError
+from llid_cli.schema import MAX_SIZE, Flag, Number, Size, Text, describe, first_error
 
-
-# Sizes (channels, blocks, depths) come from files and the command line: bounded before anything is
-# allocated. No zoo preset comes near; `ModelSpec.construct` also bounds the parameter count.
-MAX_INT_ARGUMENT = 4096
+MAX_INT_ARGUMENT = MAX_SIZE  # no zoo preset comes near; `ModelSpec.construct` also bounds the parameter count
 
 
 def check_arguments(model: str, builder, args: dict[str, Any]) -> dict[str, Any]:
@@ -33,42 +35,45 @@ def check_arguments(model: str, builder, args: dict[str, Any]) -> dict[str, Any]
             known = ", ".join(p for p in parameters if p != "self")
             raise ModelError(f"'{model}' has no architecture argument '{name}' (it takes {known})")
         hint = hints.get(name)
-        out[name] = value if hint is None else _coerce(value, hint, f"'{model}' argument '{name}'")
+        if hint is None:
+            out[name] = value
+            continue
+        try:
+            out[name] = _adapter(hint).validate_python(value)
+        except ValidationError as exc:
+            error = first_error(exc)
+            what = f"'{model}' argument '{name}'"
+            if error["type"] == "missing" and typing.get_origin(hint) is tuple:  # a fixed-size tuple given too few
+                raise ModelError(f"{what} must be a list of {len(typing.get_args(hint))} values, got {value!r}") from None
+            inner = "".join(f"[{part}]" for part in error["loc"])
+            raise ModelError(describe(error, name + inner).replace(f"'{name}", f"'{model}' argument '{name}", 1)) from None
     return out
 
 
-def _coerce(value: Any, hint: Any, what: str) -> Any:
+@lru_cache(maxsize=None)
+def _adapter(hint: Any) -> TypeAdapter:
+    return TypeAdapter(_strict(hint))
+
+
+def _strict(hint: Any) -> Any:
+    """The annotation with strict, bounded scalars; tuples stay lenient about arriving as lists."""
     origin, params = typing.get_origin(hint), typing.get_args(hint)
     if hint is bool:
-        if isinstance(value, bool):
-            return value
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            if not 0 <= value <= MAX_INT_ARGUMENT:
-                raise ModelError(f"{what} must be between 0 and {MAX_INT_ARGUMENT}, got {value}")
-            return value
-    elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif hint is str:
-        if isinstance(value, str):
-            return value
-    elif origin is tuple and isinstance(value, (list, tuple)):
-        if len(value) > MAX_INT_ARGUMENT:
-            raise ModelError(f"{what} has {len(value)} entries, more than {MAX_INT_ARGUMENT}")
+        return Flag
+    if hint is int:
+        return Size
+    if hint is float:
+        return Number
+    if hint is str:
+        return Text
+    if origin is tuple:
         if len(params) == 2 and params[1] is Ellipsis:
-            return tuple(_coerce(v, params[0], what) for v in value)
-        if len(params) == len(value):
-            return tuple(_coerce(v, p, what) for v, p in zip(value, params))
-    else:
-        return value  # an annotation this checker does not know
-    raise ModelError(f"{what} must be {_describe(hint)}, got {value!r}")
+            return Annotated[tuple[_strict(params[0]), ...], length_at_most(MAX_SIZE)]
+        return tuple[tuple(_strict(p) for p in params)]
+    return Any  # an annotation the zoo does not use: the constructor judges
 
 
-def _describe(hint: Any) -> str:
-    params = typing.get_args(hint)
-    if typing.get_origin(hint) is tuple:
-        if len(params) == 2 and params[1] is Ellipsis:
-            return f"a list of {_describe(params[0])}"
-        return f"a list of {len(params)} values ({', '.join(_describe(p) for p in params)})"
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
+def length_at_most(count: int) -> Any:
+    from pydantic import Field
+
+    return Field(max_length=count)
