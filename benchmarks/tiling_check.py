@@ -15,9 +15,10 @@ import time
 import numpy as np
 import torch
 
-from llid_cli.engine.runner import EngineOptions, build_model_runner, default_weights_path
+from llid_cli.engine.runner import EngineOptions, build_model_runner
 from llid_cli.engine.tiling import positions
 from llid_cli.io import read_image
+from llid_cli.locations import default_weights_path
 from llid_cli.metrics import psnr
 from llid_cli.models import all_specs
 from llid_cli.models.weights import save_weights

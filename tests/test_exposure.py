@@ -63,7 +63,7 @@ def test_exposure_option_shifts_the_automatic_choice(model):
 
 
 def test_lynx_renders_the_exposure_it_is_told():
-    from llid_cli.engine.runner import default_weights_path
+    from llid_cli.locations import default_weights_path
     from llid_cli.models.blocks import exposure_of as exposure_t
     from llid_cli.models.weights import load_model
 

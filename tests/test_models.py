@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-import torch
 from pathlib import Path
 
+import pytest
+import torch
 from click.testing import CliRunner
 from conftest import gradient_rgb, learned_architectures, write_jpeg
 
@@ -206,9 +206,7 @@ def test_enhance_with_weights_file_infers_the_model(tmp_path):
 
 
 def test_model_without_weights_says_how_to_get_them(tmp_path, monkeypatch):
-    import llid_cli.models.weights as weights_module
-
-    monkeypatch.setattr(weights_module, "weights_dir", lambda: tmp_path)
+    monkeypatch.setattr("llid_cli.locations.weights_dir", lambda: tmp_path)
     photo = write_jpeg(tmp_path / "dark.jpg", gradient_rgb(30, 41, dark=0.2))
     result = CliRunner().invoke(cli, ["enhance", str(photo), "-o", str(tmp_path / "o.png"), "--model", "unet"])
     assert result.exit_code == 1 and "no trained weights" in result.output and "llid train" in result.output
@@ -217,7 +215,7 @@ def test_model_without_weights_says_how_to_get_them(tmp_path, monkeypatch):
 
 def test_shipped_files_are_found_from_a_checkout_or_a_wheel():
     import llid_cli
-    from llid_cli.models.weights import example_photo, weights_dir
+    from llid_cli.locations import example_photo, weights_dir
 
     assert weights_dir().is_dir()
     assert example_photo().is_file()

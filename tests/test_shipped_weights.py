@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from conftest import gradient_rgb
 
+from llid_cli.locations import weights_dir
 from llid_cli.models import all_specs
-from llid_cli.models.weights import load_model, weights_dir
+from llid_cli.models.weights import load_model
 
 SHIPPED = sorted(weights_dir().glob("*.safetensors"))
 

@@ -38,94 +38,50 @@ def command(folder, ref_dir, out_dir, gt_mean, want_lpips, lpips_backbone, lpips
     """
     from rich.console import Console
 
-    from llid_cli.evaluation.pairing import images_under, pair
-    from llid_cli.evaluation.scoring import score, score_no_reference, summarize
+    from llid_cli.evaluation.report import write_report
+    from llid_cli.evaluation.run import EnhancedFolder, EvalOptions, evaluate
 
     console = Console(stderr=True)
     max_pixels = max_pixels_from(kwargs)
     enhance = kwargs["model"] is not None or kwargs["weights"] is not None
     options = enhance_options_from(kwargs)
+    settings = EvalOptions(ref_dir=ref_dir, gt_mean=gt_mean, lpips=want_lpips, lpips_backbone=lpips_backbone,
+                           lpips_linear=lpips_linear, max_pixels=max_pixels)
     temporary = None
     try:
-        inputs, failed_inputs = {}, []
-        pred_dir = folder
+        enhanced, pred_dir = None, folder
         if enhance:
             if out_dir is None:
                 temporary = out_dir = Path(tempfile.mkdtemp(prefix="llid-eval-"))
-            inputs, failed_inputs, model_name = _enhance_all(folder, out_dir, options, max_pixels, console)
-            pred_dir = out_dir
-        if ref_dir is None:
-            results = score_no_reference(images_under(pred_dir), pred_dir, max_pixels)
-            lpips_state = "not applicable"
-        else:
-            lpips_model, lpips_state = _lpips(want_lpips, lpips_backbone, lpips_linear)
-            results = score(pair(pred_dir, ref_dir, inputs), lpips_model, gt_mean, max_pixels)
-        results = failed_inputs + results
-        payload = {
-            "title": (f"{folder} enhanced by {model_name}" if enhance else f"{folder}")
-                     + (f" vs {ref_dir}" if ref_dir else " (no reference)"),
-            "lpips": lpips_state, "summary": summarize(results),
-            "cases": [r.as_dict() for r in results], "failed": sum(r.error is not None for r in results),
-        }
-        if gt_mean and ref_dir is not None:
-            payload["gt_mean_summary"] = summarize(results, "gt_mean")
-        _print(results, payload, console)
-        from llid_cli.evaluation.report import write_report
-
+            enhanced, pred_dir = EnhancedFolder(folder, out_dir, options, max_pixels), out_dir
+            _with_progress(enhanced, console)
+        evaluation = evaluate(pred_dir, settings, enhanced)
+        _print(evaluation.results, evaluation.payload, console)
         for path in reports:
-            write_report(path, payload, results)
+            write_report(path, evaluation.payload, evaluation.results)
             console.print(f"report: {path}")
     finally:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
-    if payload["failed"]:
+    if evaluation.failed:
         raise SystemExit(1)
 
 
-def _enhance_all(folder: Path, out_dir: Path, options, max_pixels, console):
-    from llid_cli.evaluation.pairing import inputs_of
-    from llid_cli.evaluation.scoring import CaseResult
-    from llid_cli.io import WriteOptions
-    from llid_cli.pipeline import Pipeline
-
-    sources = inputs_of(folder)
-    # PNG outputs: the metrics judge the model, not a JPEG encoder.
-    pipeline = Pipeline(options, WriteOptions(format="png", overwrite=True), max_pixels)
-    jobs = [(s, out_dir / s.relative_to(folder).with_suffix(".png")) for s in sources]
-    inputs, failed = {}, []
+def _with_progress(enhanced, console) -> None:
     from llid_cli.cli.progress import file_progress
 
     with file_progress(console, quiet=False) as progress:
-        task = progress.add_task(f"enhancing with {pipeline.model_name}", total=len(jobs), mps=0.0)
+        task = progress.add_task(f"enhancing with {enhanced.model_name}", total=len(enhanced.jobs), mps=0.0)
         megapixels = busy = 0.0
-        for result in pipeline.run_many(jobs, skip_existing=False):
+        for result in enhanced:
             megapixels, busy = megapixels + result.megapixels, busy + result.seconds
             progress.update(task, advance=1, mps=megapixels / busy if busy else 0.0)
-            name = result.source.relative_to(folder).with_suffix("").as_posix()
-            inputs[name] = result.source
-            if result.status == "failed":
-                failed.append(CaseResult(name, None, None, result.source, error=f"{result.source}: {result.error}"))
-    return inputs, failed, pipeline.model_name
-
-
-def _lpips(want: bool | None, backbone: str | None, linear: str | None):
-    from llid_cli.errors import NotAvailableError
-    from llid_cli.metrics.lpips import load_lpips
-
-    if want is False:
-        return None, "not asked for"
-    try:
-        return load_lpips(backbone, linear), "alexnet"
-    except NotAvailableError:
-        if want:
-            raise
-        return None, "unavailable"
 
 
 def _print(results, payload, console) -> None:
     from rich.table import Table
 
-    from llid_cli.evaluation.report import columns, fmt
+    from llid_cli.evaluation.table import columns, fmt
 
     names = columns(results)
     table = Table(title=payload["title"], title_justify="left")

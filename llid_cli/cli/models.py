@@ -14,7 +14,7 @@ def command() -> None:
 
 def _shipped(spec):
     """(path, WeightsInfo) of the weights `--model NAME` uses, or (path, None) when there are none."""
-    from llid_cli.engine.runner import default_weights_path
+    from llid_cli.locations import default_weights_path
     from llid_cli.models.weights import read_weights
 
     path = default_weights_path(spec.name) if spec.learned else None

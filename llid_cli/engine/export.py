@@ -7,26 +7,19 @@ ONNX Runtime: a *capture* graph (image -> output and the photo's statistics) and
 
 from __future__ import annotations
 
-import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from llid_cli.errors import LlidError, NotAvailableError
+from llid_cli.errors import LlidError, ModelError, NotAvailableError
+from llid_cli.locations import onnx_cache_dir
 from llid_cli.models.context import ContextCapture, ContextReplay, global_layers
 
 DEFAULT_OPSET = 17
 # An odd example size, so that no size-dependent branch could be frozen at a convenient value.
 _SAMPLE = (1, 3, 67, 91)
-
-
-def cache_dir() -> Path:
-    """llid's user cache: LLID_CACHE_DIR, else $XDG_CACHE_HOME/llid, else ~/.cache/llid."""
-    if os.environ.get("LLID_CACHE_DIR"):
-        return Path(os.environ["LLID_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "llid"
 
 
 def export_onnx(model: torch.nn.Module, path: str | Path, mode: str = "plain", opset: int = DEFAULT_OPSET,
@@ -36,9 +29,9 @@ def export_onnx(model: torch.nn.Module, path: str | Path, mode: str = "plain", o
         import onnx
     except ImportError as exc:
         raise NotAvailableError("ONNX export needs the onnx package: pip install 'llid[cpu]'") from exc
-    from llid_cli.io.atomic import atomic_write_bytes
-
     import copy
+
+    from llid_cli.io.atomic import atomic_write_bytes
 
     path = Path(path)
     model = copy.deepcopy(model).eval().float()  # the caller's model stays as it was (fp16 converts)
@@ -84,7 +77,60 @@ def cached_export(model: torch.nn.Module, weights_sha256: str, mode: str, opset:
     """An export in the user cache, keyed by the weights' sha256 (and `tag`: what else the graph
     bakes in, such as an exposure shift), made once."""
     name = f"{weights_sha256[:24]}{'-' + tag if tag else ''}-{mode}-opset{opset}{'-fp16' if fp16 else ''}.onnx"
-    path = cache_dir() / "onnx" / name
+    path = onnx_cache_dir() / name
     if not path.is_file():
         export_onnx(model, path, mode, opset, fp16)
     return path
+
+
+@dataclass
+class ExportResult:
+    written: list[Path]
+    check_photo: Path | None = None  # the photo the export was compared with PyTorch on (None: no check)
+    max_difference: float = 0.0
+    limit: float = 0.0
+
+
+def export_model(name: str | None, weights: str | Path | None, output: Path, fp16: bool = False,
+                 opset: int = DEFAULT_OPSET, tiling: bool = False, check_photo: Path | None = None) -> ExportResult:
+    """`llid export`: a zoo model (or a weights file) as ONNX, plus the capture/replay pair for tiled
+    inference with `tiling`, compared with PyTorch on a 256x256 crop of `check_photo` (default: the
+    shipped example); raises `LlidError` if they disagree."""
+    import numpy as np
+
+    from llid_cli.engine.onnx_backend import session
+    from llid_cli.io import read_image
+    from llid_cli.locations import default_weights_path, example_photo
+    from llid_cli.models import get_spec
+    from llid_cli.models.context import has_global_stats
+    from llid_cli.models.weights import load_model, read_weights
+
+    if name is None:
+        if weights is None:
+            raise LlidError("give a model name or a weights file")
+        name = read_weights(weights)[1].architecture
+    path = Path(weights) if weights else default_weights_path(name)
+    if path is None or not path.is_file():
+        raise ModelError(f"model '{name}' has no trained weights here (looked for {path}); pass --weights FILE")
+    model, _ = load_model(path, architecture=get_spec(name).architecture)
+    export_onnx(model, output, "plain", opset, fp16)
+    result = ExportResult([output])
+    if tiling and has_global_stats(model):
+        for mode in ("capture", "replay"):
+            extra = output.with_name(f"{output.stem}.{mode}.onnx")
+            export_onnx(model, extra, mode, opset, fp16)
+            result.written.append(extra)
+
+    photo = check_photo or example_photo()
+    if photo.is_file():
+        pixels = read_image(photo).to_float_rgb()[:256, :256]  # a crop keeps the check quick
+        image = np.ascontiguousarray(pixels.transpose(2, 0, 1))[None]
+        with torch.inference_mode():
+            expected = model(torch.from_numpy(image)).numpy()
+        got = session(output, "auto", 0).run(None, {"image": image.astype(np.float16 if fp16 else np.float32)})[0]
+        result.check_photo, result.limit = photo, 1e-2 if fp16 else 1e-3
+        result.max_difference = float(np.abs(got.astype(np.float32) - expected).max())
+        if result.max_difference > result.limit:
+            raise LlidError(f"the export disagrees with PyTorch (max difference {result.max_difference:.2e} > "
+                            f"{result.limit:g})", output)
+    return result

@@ -11,6 +11,7 @@ import numpy as np
 from llid_cli.engine.tiling import MIN_TILE, TileOutOfMemory, Tiler
 from llid_cli.errors import LlidError, ModelError
 from llid_cli.io.image import from_float, to_float
+from llid_cli.locations import default_weights_path
 from llid_cli.tone import shift_pixels
 
 PixelFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 uint8/uint16/float32 -> the same
@@ -32,20 +33,6 @@ class EngineOptions:
     context_pixels: int = 1_000_000
     # Called as (tiles done, tiles planned) while a tiled photo is enhanced (the CLI's progress bar).
     progress: Callable[[int, int], None] | None = None
-
-
-def default_weights_path(name: str) -> Path | None:
-    """The model's shipped weights, else a copy pulled with `llid models pull`, else the shipped path."""
-    from llid_cli.models import get_spec
-    from llid_cli.models.hub import pulled_dir
-    from llid_cli.models.weights import weights_dir
-
-    spec = get_spec(name)
-    if spec.weights is None:
-        return None
-    shipped = weights_dir() / spec.weights
-    pulled = pulled_dir() / spec.weights
-    return pulled if not shipped.is_file() and pulled.is_file() else shipped
 
 
 def build_backend(model, info, options: EngineOptions, exposure: float = 0.0):

@@ -10,8 +10,8 @@ import base64
 import html
 from pathlib import Path
 
-from llid_cli.evaluation.report import columns, fmt
 from llid_cli.evaluation.scoring import CaseResult
+from llid_cli.evaluation.table import columns, fmt
 
 THUMB = 320
 

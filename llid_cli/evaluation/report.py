@@ -9,26 +9,10 @@ from pathlib import Path
 
 from llid_cli.errors import LlidError
 from llid_cli.evaluation.scoring import CaseResult
+from llid_cli.evaluation.table import columns, fmt
 from llid_cli.io.atomic import atomic_write_bytes
 
 FORMATS = (".json", ".csv", ".md", ".html")
-
-
-def columns(results: list[CaseResult]) -> list[str]:
-    seen: list[str] = []
-    for result in results:
-        for name in result.metrics:
-            if name not in seen:
-                seen.append(name)
-    return seen
-
-
-def fmt(name: str, value: float | None) -> str:
-    if value is None:
-        return ""
-    if name == "psnr":
-        return f"{value:.2f}"
-    return f"{value:.4f}"
 
 
 def write_report(path: Path, payload: dict, results: list[CaseResult]) -> Path:

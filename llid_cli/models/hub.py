@@ -14,18 +14,13 @@ from pathlib import Path
 
 from llid_cli.errors import ModelError
 from llid_cli.io.atomic import atomic_write_bytes
+from llid_cli.locations import hub_cache_dir, pulled_dir
 from llid_cli.models.weights import file_sha256, read_weights
 
 DEFAULT_REPO = "llid/weights"
 # file name -> sha256 of the weights files llid has published; filled in when they are.
 PUBLISHED_SHA256: dict[str, str] = {}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def pulled_dir() -> Path:
-    from llid_cli.engine.export import cache_dir
-
-    return cache_dir() / "weights"
 
 
 def pull(name: str, repo: str | None = None, revision: str = "main", sha256: str | None = None) -> Path:
@@ -50,7 +45,7 @@ def pull(name: str, repo: str | None = None, revision: str = "main", sha256: str
         if not _SHA256.match(expected):
             raise ModelError(f"cannot verify {where}: the hub gives no sha256 for it; pass --sha256 HEX")
         downloaded = Path(hf_hub_download(repo, spec.weights, revision=revision, endpoint=endpoint,
-                                          cache_dir=str(pulled_dir().parent / "hub")))
+                                          cache_dir=str(hub_cache_dir())))
     except HfHubHTTPError as exc:
         raise ModelError(f"cannot download {where}: {str(exc).splitlines()[0]}") from exc
     except (OSError, *_client_errors()) as exc:

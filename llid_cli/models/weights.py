@@ -143,22 +143,6 @@ def load_model(path: str | os.PathLike, expected_sha256: str | None = None, arch
     return model.eval(), info
 
 
-def weights_dir() -> Path:
-    """Shipped weights: inside an installed wheel (llid_cli/_weights) or the checkout's weights/."""
-    return _packaged("_weights", "weights")
-
-
-def example_photo() -> Path:
-    """The shipped example photo (the wheel carries a copy of examples/dark-kodim23.jpg)."""
-    return _packaged("_examples", "examples") / "dark-kodim23.jpg"
-
-
-def _packaged(installed_name: str, checkout_name: str) -> Path:
-    package = Path(__file__).resolve().parents[1]
-    installed = package / installed_name
-    return installed if installed.is_dir() else package.parent / checkout_name
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
