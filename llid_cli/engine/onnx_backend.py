@@ -102,5 +102,9 @@ class OnnxBackend:
 
         return min(_available_host_memory() // 4, 3 << 30)
 
-    def bytes_per_pixel(self) -> float:
-        return 0.0  # unknown: the runner falls back to the PyTorch model's estimate
+    @property
+    def on_cuda(self) -> bool:
+        return self.providers[0] == "CUDAExecutionProvider"
+
+    def bytes_per_pixel(self) -> float | None:
+        return None  # ONNX Runtime does not report it: the runner uses the model's own estimate

@@ -1,17 +1,22 @@
-"""From a zoo model name to a function that enhances a photo's pixels, tiled as needed."""
+"""From a zoo model name to a `ModelRunner`: a callable that enhances a photo's pixels, tiled as needed.
+
+CLI -> pipeline -> here: `load` (engine/loaded.py) gives the model and its facts, `build_backend`
+the runtime (a `Backend`), and the runner decides how the photo goes through it: in one pass or in
+tiles, with the model's global statistics measured once per photo.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from llid_cli.engine.backend import Backend
+from llid_cli.engine.loaded import LoadedModel, load
 from llid_cli.engine.tiling import MIN_TILE, TileOutOfMemory, Tiler
-from llid_cli.errors import LlidError, ModelError
+from llid_cli.errors import LlidError
 from llid_cli.io.image import from_float, to_float
-from llid_cli.locations import default_weights_path
 from llid_cli.tone import shift_pixels
 
 PixelFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 uint8/uint16/float32 -> the same
@@ -27,110 +32,103 @@ class EngineOptions:
     overlap: int = 32
     threads: int = 0
     batch_size: int = 1
-    # Global statistics are measured on the photo down-scaled to at most this many pixels, and never
-    # more than one tile holds (so the context pass fits the same memory as a tile). Statistics are
-    # means: on a real 1080p frame, 0.25 MP of context still matched the whole image at 57-92 dB.
+    # Models with global statistics measure them on the photo down-scaled to at most this many
+    # pixels, whether the photo is then run whole or tiled: the output does not depend on the tile
+    # size or on the memory of the machine (lynx, 8.3 MP: measured at full size in one pass and
+    # at 1 MP in tiles, the two differed at 34 dB; now they agree). Halved only if it does not fit.
     context_pixels: int = 1_000_000
     # Called as (tiles done, tiles planned) while a tiled photo is enhanced (the CLI's progress bar).
     progress: Callable[[int, int], None] | None = None
 
 
-def build_backend(model, info, options: EngineOptions, exposure: float = 0.0):
+# CPU tiles are sized so that one tile's activations stay near the processor's caches: measured
+# here (4 MP, 2 threads), 384-512 pixel tiles ran lynx 1.4x, unet 2x and resse 2x faster than
+# 768-1024 ones, and the whole photo in one pass was slowest of all (lynx 9.4 s vs 4.3 s at 8.3 MP).
+CPU_TILE_BYTES = 64 << 20
+
+
+def build_backend(loaded: LoadedModel, options: EngineOptions, exposure: float = 0.0) -> Backend:
     from llid_cli.engine.torch_backend import TorchBackend
 
     if options.backend == "torch":
-        return TorchBackend(model, options.device, options.precision, options.threads)
+        return TorchBackend(loaded.module, options.device, options.precision, options.threads)
     if options.backend != "onnx":
         raise LlidError(f"unknown backend '{options.backend}' (torch or onnx)")
     from llid_cli.engine.export import cached_export
     from llid_cli.engine.onnx_backend import OnnxBackend
-    from llid_cli.models.context import has_global_stats
 
     if options.precision == "bf16":
         raise LlidError("the ONNX backend runs fp32 or fp16")
     fp16 = options.precision == "fp16"
     # The exposure shift is a constant of the exported graph: one cached export per shift.
-    key, tag = info.file_sha256, (f"ev{exposure:+.3f}" if exposure else "")
-    if has_global_stats(model):
+    key, tag, model = loaded.info.file_sha256, (f"ev{exposure:+.3f}" if exposure else ""), loaded.module
+    if loaded.global_stats:
         return OnnxBackend(None, cached_export(model, key, "capture", fp16=fp16, tag=tag),
                            cached_export(model, key, "replay", fp16=fp16, tag=tag), options.device, options.threads, fp16)
     return OnnxBackend(cached_export(model, key, "plain", fp16=fp16, tag=tag), None, None, options.device, options.threads, fp16)
 
 
-def fitting_pixels(backend, model) -> float:
-    """How many pixels of this model's activations fit the memory this backend may use."""
-    from llid_cli.engine.torch_backend import TorchBackend
-
-    probe = backend if isinstance(backend, TorchBackend) else TorchBackend(model, "cpu")
-    return backend.free_memory() / max(probe.bytes_per_pixel(), 1.0)
-
-
-def auto_tile(fit_pixels: float, on_cuda: bool, multiple: int) -> int:
-    """The largest tile whose activations fit (256..2048 on CUDA, ..1024 on the CPU)."""
-    side = int(fit_pixels**0.5)
-    limit = 2048 if on_cuda else 1024
-    side = max(256, min(limit, side))
-    return side - side % max(1, multiple)
+def auto_tile(loaded: LoadedModel, backend: Backend) -> int:
+    """The tile side for `--tile auto`: on a GPU the largest whose activations fit (256..2048); on
+    the CPU the one whose activations stay near the caches (`CPU_TILE_BYTES`), if memory allows."""
+    per_pixel = backend.bytes_per_pixel() or loaded.bytes_per_pixel
+    fit = backend.free_memory() / max(per_pixel, 1.0)
+    side = fit**0.5 if backend.on_cuda else min(fit, CPU_TILE_BYTES / max(per_pixel, 1.0)) ** 0.5
+    side = int(max(256, min(2048, side)))
+    return side - side % max(1, loaded.input_multiple)
 
 
-def build_model_runner(name: str, weights: str | None, options: EngineOptions = EngineOptions(),
-                       exposure: float = 0.0) -> PixelFn:
-    """Load zoo model `name` (shipped weights or `weights`) and return its PixelFn.
+class ModelRunner:
+    """Enhances a photo's pixels (HxWx3 uint8/uint16/float32 -> the same) with one loaded model.
 
     `exposure` (EV) shifts the model's automatic exposure: a network conditioned on exposure
     (lynx) renders the shifted exposure itself; any other output is re-rendered with
     `llid_cli.tone.shift_exposure`.
     """
-    import cv2
 
-    from llid_cli.classical import model_pre_step
-    from llid_cli.models import get_spec
-    from llid_cli.models.weights import load_model
+    def __init__(self, loaded: LoadedModel, options: EngineOptions = EngineOptions(), exposure: float = 0.0):
+        self.loaded, self.options, self.exposure = loaded, options, float(exposure)
+        if loaded.native_exposure:
+            loaded.module.exposure_shift = self.exposure
+        self.backend = build_backend(loaded, options, self.exposure if loaded.native_exposure else 0.0)
+        # None: automatic; 0: no tiling (one pass over the whole photo, whatever its size).
+        tile = auto_tile(loaded, self.backend) if options.tile is None else (options.tile or WHOLE)
+        self.tiler = Tiler(self.backend.run_batch, tile, options.overlap, loaded.input_multiple, options.batch_size)
+        self.tiler.on_progress = options.progress
 
-    spec = get_spec(name)
-    path = Path(weights) if weights else default_weights_path(name)
-    if path is None or not path.is_file():
-        raise ModelError(
-            f"model '{name}' has no trained weights here (looked for {path}); "
-            "train them with `llid train` and pass --weights FILE"
-        )
-    model, info = load_model(path, architecture=spec.architecture)
-    native_exposure = bool(getattr(model, "conditions_on_exposure", False))
-    if native_exposure:
-        model.exposure_shift = float(exposure)
-    backend = build_backend(model, info, options, exposure if native_exposure else 0.0)
-    fit = fitting_pixels(backend, model)
-    on_cuda = getattr(backend, "device", None) is not None and backend.device.type == "cuda"
-    # None: automatic; 0: no tiling (one pass over the whole photo, whatever its size).
-    tile = auto_tile(fit, on_cuda, spec.input_multiple) if options.tile is None else (options.tile or WHOLE)
-    # The context pass sees the photo down-scaled to what fits memory (at least one tile), up to
-    # `context_pixels`: a light model's statistics are then measured at 1 MP even with small tiles
-    # (lynx-fast, 1920x1080 in 512-pixel tiles: 40.1 dB tiled vs whole with a 0.26 MP context,
-    # 47.9 dB with 1 MP).
-    context_budget = int(min(options.context_pixels, max(min(tile, 1 << 15) ** 2, fit)))
-    pre = model_pre_step(spec.pre, model)
-    tiler = Tiler(backend.run_batch, tile, options.overlap, spec.input_multiple, options.batch_size)
-    tiler.on_progress = options.progress
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        out = self._enhance(pixels)
+        return shift_pixels(out, self.exposure) if self.exposure and not self.loaded.native_exposure else out
 
-    def run(pixels: np.ndarray) -> np.ndarray:
-        out = enhance(pixels)
-        return shift_pixels(out, exposure) if exposure and not native_exposure else out
-
-    def enhance(pixels: np.ndarray) -> np.ndarray:
-        if pre is not None:
-            pixels = pre(pixels)
+    def _enhance(self, pixels: np.ndarray) -> np.ndarray:
+        if self.loaded.pre is not None:
+            pixels = self.loaded.pre(pixels)
         height, width = pixels.shape[:2]
-        if height <= tiler.tile and width <= tiler.tile:
-            try:
-                return from_float(backend.run_batch(to_float(pixels)[None])[0], pixels.dtype)
-            except TileOutOfMemory:
-                # The photo did not fit in one pass: tile it, starting from half its longer side.
-                tiler.tile = max(MIN_TILE, min(tiler.tile, max(height, width) // 2))
-                tiler.tile -= tiler.tile % tiler.multiple
-                tiler.stats.oom_retries += 1
-        if not backend.global_stats:
-            return tiler(pixels)
-        budget = context_budget
+        if not (self.backend.global_stats and height * width > self.options.context_pixels):
+            # The photo is its own context (or the model has none): no separate pass.
+            if height <= self.tiler.tile and width <= self.tiler.tile:
+                try:
+                    return from_float(self.backend.run_batch(to_float(pixels)[None])[0], pixels.dtype)
+                except TileOutOfMemory:
+                    self._shrink_below(height, width)
+            if not self.backend.global_stats:
+                return self.tiler(pixels)
+        return self._with_context(pixels)
+
+    def _shrink_below(self, height: int, width: int) -> None:
+        """The photo did not fit in one pass: tile it, starting from half its longer side."""
+        tiler = self.tiler
+        tiler.tile = max(MIN_TILE, min(tiler.tile, max(height, width) // 2))
+        tiler.tile -= tiler.tile % tiler.multiple
+        tiler.stats.oom_retries += 1
+
+    def _with_context(self, pixels: np.ndarray) -> np.ndarray:
+        """Measure the statistics on the photo down-scaled to `context_pixels`, then run it with
+        them: in one pass if it fits a tile, else tiled."""
+        import cv2
+
+        height, width = pixels.shape[:2]
+        budget = self.options.context_pixels
         while True:
             scale = min(1.0, (budget / (height * width)) ** 0.5)
             whole = to_float(pixels)
@@ -138,16 +136,27 @@ def build_model_runner(name: str, weights: str | None, options: EngineOptions = 
                 size = (max(1, round(width * scale)), max(1, round(height * scale)))
                 whole = cv2.resize(whole, size, interpolation=cv2.INTER_AREA)
             try:
-                with backend.global_context(whole):
+                with self.backend.global_context(whole):
                     del whole
-                    return tiler(pixels)
+                    return self._replayed(pixels)
             except TileOutOfMemory:
                 # Only the context pass can raise it here: the tiler retries its own tiles inside.
                 if budget <= MIN_TILE * MIN_TILE:
                     raise
                 budget = int(height * width * scale * scale) // 4  # measure it at half the side
-                tiler.stats.oom_retries += 1
+                self.tiler.stats.oom_retries += 1
 
-    run.tiler = tiler  # for benchmarks and tests
-    run.backend = backend
-    return run
+    def _replayed(self, pixels: np.ndarray) -> np.ndarray:
+        height, width = pixels.shape[:2]
+        if height <= self.tiler.tile and width <= self.tiler.tile:
+            try:
+                return from_float(self.backend.run_batch(to_float(pixels)[None])[0], pixels.dtype)
+            except TileOutOfMemory:
+                self._shrink_below(height, width)
+        return self.tiler(pixels)
+
+
+def build_model_runner(name: str, weights: str | None, options: EngineOptions = EngineOptions(),
+                       exposure: float = 0.0) -> ModelRunner:
+    """Load zoo model `name` (shipped weights or `weights`) and return its runner."""
+    return ModelRunner(load(name, weights), options, exposure)

@@ -77,31 +77,23 @@ class TorchBackend:
             return int(free * 0.6)
         return min(_available_host_memory() // 4, 3 << 30)
 
-    def bytes_per_pixel(self) -> float:
-        """Activation memory per input pixel, measured on a probe forward."""
+    @property
+    def on_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def bytes_per_pixel(self) -> float | None:
+        """On CUDA, the peak memory of a probe forward (128x128); None on the CPU (the model's estimate)."""
+        if self.device.type != "cuda":
+            return None
         side = 128
         probe = torch.rand(1, 3, side, side, device=self.device, dtype=self.dtype)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            before = torch.cuda.memory_allocated(self.device)
-            with torch.inference_mode():
-                self.model(probe)
-            peak = torch.cuda.max_memory_allocated(self.device) - before
-            return max(peak, 1) / side**2
-        sizes = []
-        hooks = [m.register_forward_hook(lambda _m, _i, o: sizes.append(o.numel() * o.element_size())
-                                         if isinstance(o, torch.Tensor) else None)
-                 for m in self.model.modules() if not list(m.children())]
-        try:
-            with torch.inference_mode():
-                self.model(probe.contiguous(memory_format=torch.channels_last))
-        finally:
-            for hook in hooks:
-                hook.remove()
-        # Inference frees activations as it goes; a third of the sum of all leaf outputs is a
-        # conservative peak for these convolutional networks.
-        return max(sum(sizes) / 3, 1) / side**2
+        torch.cuda.synchronize(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        before = torch.cuda.memory_allocated(self.device)
+        with torch.inference_mode():
+            self.model(probe)
+        peak = torch.cuda.max_memory_allocated(self.device) - before
+        return max(peak, 1) / side**2
 
 
 def _available_host_memory() -> int:

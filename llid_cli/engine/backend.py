@@ -1,0 +1,28 @@
+"""What the runner and the tiler need from a runtime (PyTorch, ONNX Runtime)."""
+
+from __future__ import annotations
+
+from typing import ContextManager, Protocol
+
+import numpy as np
+
+
+class Backend(Protocol):
+    name: str  # "torch" or "onnx"
+    global_stats: bool  # runs a model whose statistics can be recorded and replayed into tiles
+
+    @property
+    def on_cuda(self) -> bool:
+        """Runs on a GPU (tiles are then sized from the GPU's free memory)."""
+
+    def run_batch(self, batch: np.ndarray) -> np.ndarray:
+        """(B, h, w, 3) float32 in [0, 1] -> the same shape, enhanced. Raises `TileOutOfMemory`."""
+
+    def global_context(self, whole: np.ndarray) -> ContextManager[None]:
+        """Record the statistics of `whole` (h, w, 3); every `run_batch` inside uses them."""
+
+    def free_memory(self) -> int:
+        """Bytes this backend may use for activations."""
+
+    def bytes_per_pixel(self) -> float | None:
+        """Activation bytes per pixel measured by the runtime itself, or None: the model's estimate."""
