@@ -59,7 +59,8 @@ def main() -> None:
                                       EngineOptions(backend=args.backend, tile=args.tile, overlap=args.overlap))
         tiled = tiled_fn(pixels)
         tile = tiled_fn.tiler.tile
-        cuts = [s for s, _ in positions(pixels.shape[1], tile, min(args.overlap, tile // 4), spec.input_multiple)][1:]
+        multiple = tiled_fn.loaded.input_multiple
+        cuts = [s for s, _ in positions(pixels.shape[1], tile, min(args.overlap, tile // 4), multiple)][1:]
         jump, inside = border_jumps(tiled, cuts)
         print(f"{spec.name:<10} {source:<8} {psnr(tiled, whole):>17.2f} {jump:>16.3f} {inside:>16.3f} {time.perf_counter() - start:>6.1f}")
 

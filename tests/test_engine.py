@@ -278,3 +278,23 @@ def test_global_statistics_do_not_depend_on_tiling(name):
     a, b = whole(pixels).astype(np.float64), tiled(pixels).astype(np.float64)
     assert whole.tiler.stats.tiles == 0 and tiled.tiler.stats.tiles > 1
     assert 10 * np.log10(255**2 / max(((a - b) ** 2).mean(), 1e-12)) > 50
+
+
+def test_backend_auto_picks_the_measured_faster_runtime(tmp_path, monkeypatch):
+    """On the CPU: ONNX Runtime for the full-resolution networks, PyTorch for lynx; PyTorch for
+    bf16, and whenever ONNX Runtime is not installed."""
+    resse = build_model_runner("resse", tiny_weights(tmp_path, "resse"), EngineOptions(backend="auto", device="cpu"))
+    lynx = build_model_runner("lynx", tiny_weights(tmp_path, "lynx"), EngineOptions(backend="auto", device="cpu"))
+    assert (resse.backend.name, lynx.backend.name) == ("onnx", "torch")
+    pixels = photo(64, 80)
+    explicit = build_model_runner("resse", tiny_weights(tmp_path, "resse"), EngineOptions(backend="torch"))
+    assert np.abs(resse(pixels).astype(int) - explicit(pixels).astype(int)).max() <= 1
+    bf16 = build_model_runner("resse", tiny_weights(tmp_path, "resse"),
+                              EngineOptions(backend="auto", device="cpu", precision="bf16"))
+    assert bf16.backend.name == "torch"
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    without = build_model_runner("resse", tiny_weights(tmp_path, "resse"), EngineOptions(backend="auto", device="cpu"))
+    assert without.backend.name == "torch"

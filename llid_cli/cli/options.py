@@ -52,8 +52,9 @@ model_options = _compose(
                  help="How much of the enhancement to apply, mixed in linear light (0: the input unchanged)."),
     click.option("--pre", type=click.Choice(["none", "clahe"]), default="none", show_default=True,
                  help="Classical step applied before the model."),
-    click.option("--backend", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True,
-                 help="Run learned models with PyTorch or ONNX Runtime (exported once, cached)."),
+    click.option("--backend", type=click.Choice(["auto", "torch", "onnx"]), default="auto", show_default=True,
+                 help="Run learned models with PyTorch or ONNX Runtime (exported once, cached); auto: the "
+                      "faster one for the model on this device, as measured."),
     click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
                  help="Where learned models run (auto: CUDA when available)."),
     click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True,

@@ -29,6 +29,7 @@ class LoadedModel:
     global_stats: bool  # has layers that see the whole photo (context record/replay when tiled)
     pre: Callable[[np.ndarray], np.ndarray] | None  # the classical step it was trained after (clahe-cnn)
     native_exposure: bool  # renders a requested exposure itself (--exposure); others are re-rendered
+    cpu_backend: str = "torch"  # the faster runtime for it on a CPU (`--backend auto`)
 
     @cached_property
     def bytes_per_pixel(self) -> float:
@@ -41,9 +42,11 @@ class LoadedModel:
         hooks = [m.register_forward_hook(lambda _m, _i, o: sizes.append(o.numel() * o.element_size())
                                          if isinstance(o, torch.Tensor) else None)
                  for m in self.module.modules() if not list(m.children())]
+        parameter = next(self.module.parameters(), None)  # a backend may have moved or cast it
+        like = {"device": parameter.device, "dtype": parameter.dtype} if parameter is not None else {}
         try:
             with torch.inference_mode():
-                self.module(torch.rand(1, 3, side, side))
+                self.module(torch.rand(1, 3, side, side, **like))
         finally:
             for hook in hooks:
                 hook.remove()
@@ -69,5 +72,5 @@ def load(name: str, weights: str | Path | None = None) -> LoadedModel:
         name=name, module=module, info=info,
         input_multiple=int(getattr(module, "multiple", spec.input_multiple)),
         global_stats=has_global_stats(module), pre=model_pre_step(spec.pre, module),
-        native_exposure=bool(getattr(module, "conditions_on_exposure", False)),
+        native_exposure=bool(getattr(module, "conditions_on_exposure", False)), cpu_backend=spec.cpu_backend,
     )

@@ -7,7 +7,7 @@ tiles, with the model's global statistics measured once per photo.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -25,7 +25,7 @@ WHOLE = 1 << 30  # a "tile" larger than any photo: `--tile 0`
 
 @dataclass(frozen=True)
 class EngineOptions:
-    backend: str = "torch"  # torch | onnx
+    backend: str = "torch"  # torch | onnx | auto (the CLI's default: see choose_backend)
     device: str = "auto"  # auto | cpu | cuda
     precision: str = "fp32"  # fp32 | fp16 | bf16
     tile: int | None = None  # None: automatic, from free memory and the model's footprint; 0: no tiling
@@ -47,13 +47,33 @@ class EngineOptions:
 CPU_TILE_BYTES = 64 << 20
 
 
+def choose_backend(loaded: LoadedModel, options: EngineOptions) -> str:
+    """`auto`: PyTorch on a GPU and for fp16/bf16 (ONNX Runtime's CUDA path is not verified here);
+    on the CPU the model's faster runtime as measured (`LoadedModel.cpu_backend`), if ONNX Runtime
+    and onnx (for the export) are installed."""
+    if options.backend != "auto":
+        return options.backend
+    import importlib.util
+
+    import torch
+
+    on_gpu = options.device == "cuda" or (options.device == "auto" and torch.cuda.is_available())
+    if on_gpu or options.precision != "fp32":
+        return "torch"
+    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
+        return "torch"
+    return loaded.cpu_backend
+
+
 def build_backend(loaded: LoadedModel, options: EngineOptions, exposure: float = 0.0) -> Backend:
     from llid_cli.engine.torch_backend import TorchBackend
 
+    if options.backend == "auto":
+        options = replace(options, backend=choose_backend(loaded, options))
     if options.backend == "torch":
         return TorchBackend(loaded.module, options.device, options.precision, options.threads)
     if options.backend != "onnx":
-        raise LlidError(f"unknown backend '{options.backend}' (torch or onnx)")
+        raise LlidError(f"unknown backend '{options.backend}' (auto, torch or onnx)")
     from llid_cli.engine.export import cached_export
     from llid_cli.engine.onnx_backend import OnnxBackend
 
@@ -90,6 +110,8 @@ class ModelRunner:
         self.loaded, self.options, self.exposure = loaded, options, float(exposure)
         if loaded.native_exposure:
             loaded.module.exposure_shift = self.exposure
+        if options.tile is None:
+            _ = loaded.bytes_per_pixel  # measured in fp32 on the CPU, before a backend moves or casts the module
         self.backend = build_backend(loaded, options, self.exposure if loaded.native_exposure else 0.0)
         # None: automatic; 0: no tiling (one pass over the whole photo, whatever its size).
         tile = auto_tile(loaded, self.backend) if options.tile is None else (options.tile or WHOLE)

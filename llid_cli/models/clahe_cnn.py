@@ -41,6 +41,7 @@ from llid_cli.models.registry import register
         "tiny": {"widths": (8, 8, 16), "context": True},
     },
     input_multiple=1,
+    cpu_backend="onnx",
     global_ops=("squeeze-and-excitation on the last hidden features (context=True)",),
     weights="clahe-cnn.safetensors",
     pre="clahe",

@@ -26,6 +26,9 @@ class ModelSpec:
     weights: str | None = None  # default weights file name in weights/
     pre: str | None = None  # classical step the model expects before it ("clahe")
     variant_of: str | None = None  # set on a variant: the architecture whose weights it ships
+    # The faster runtime for it on a CPU (`--backend auto`), measured with benchmarks/engine_speed.py:
+    # ONNX Runtime wins for the full-resolution networks, PyTorch for lynx (see docs/engine.md).
+    cpu_backend: str = "torch"
 
     @property
     def learned(self) -> bool:

@@ -40,6 +40,7 @@ class SEResidualBlock(nn.Module):
     origin="residual learning + Squeeze-and-Excitation (Hu et al., CVPR 2018) low-light network (seed design 3)",
     presets={"default": {"channels": 48, "blocks": 8}, "tiny": {"channels": 8, "blocks": 2}},
     input_multiple=1,
+    cpu_backend="onnx",
     global_ops=("squeeze-and-excitation",),
     weights="resse.safetensors",
 )

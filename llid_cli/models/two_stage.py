@@ -195,6 +195,7 @@ class SFTRefiner(nn.Module):
         "tiny": {"denoise_channels": 4, "basis": 4, "unet_base": 4, "unet_depth": 2, "refine_channels": 8, "refine_blocks": 1},
     },
     input_multiple=8,
+    cpu_backend="onnx",
     global_ops=("subspace projection (LSDB)", "global airlight A"),
     weights="two-stage.safetensors",
 )

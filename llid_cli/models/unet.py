@@ -42,6 +42,7 @@ class ResidualConvBlock(nn.Module):
     origin="U-Net (Ronneberger et al., MICCAI 2015) with residual blocks (seed design 4)",
     presets={"default": {"base": 24, "depth": 4, "context": True}, "tiny": {"base": 4, "depth": 2, "context": True}},
     input_multiple=16,
+    cpu_backend="onnx",
     global_ops=("squeeze-and-excitation at the bottleneck (context=True)",),
     weights="unet.safetensors",
 )
