@@ -99,3 +99,28 @@ def test_libpng_complaints_become_part_of_the_files_error_not_bare_lines(tmp_pat
     with pytest.raises(ImageReadError, match=r"crc\.png: truncated or corrupt PNG data \(libpng: IDAT: CRC error\)"):
         read_image(path)
     assert "libpng" not in capfd.readouterr().err
+
+
+def test_a_png_wider_than_libpng_allows_is_written_too(tmp_path, capfd):
+    import numpy as np
+
+    from llid_cli.errors import ImageWriteError
+    from llid_cli.io import Image, write_image
+
+    rgb = np.random.default_rng(2).integers(0, 256, (2, 1_100_000, 3), dtype=np.uint8)
+    write_image(Image(pixels=rgb), tmp_path / "wide.png")
+    assert np.array_equal(read_image(tmp_path / "wide.png").pixels, rgb)
+    with pytest.raises(ImageWriteError, match="16-bit colour PNG of 1100000x2 .* use --bit-depth 8 or TIFF"):
+        write_image(Image(pixels=rgb.astype(np.uint16) * 257), tmp_path / "wide16.png")
+    assert "libpng" not in capfd.readouterr().err
+
+
+def test_the_installed_command_exits_1_when_its_photo_fails(tmp_path):
+    """Through `python -m llid_cli` (not CliRunner): the process's own exit status."""
+    import subprocess
+
+    (tmp_path / "bad.jpg").write_text("not a photo")
+    result = subprocess.run([sys.executable, "-m", "llid_cli", "enhance", str(tmp_path / "bad.jpg"), "-o",
+                             str(tmp_path / "out.png")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"Error: {tmp_path / 'bad.jpg'}: not a valid JPEG")

@@ -75,7 +75,10 @@ def main() -> None:
     """
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        cli.main(prog_name="llid", standalone_mode=False)
+        # Outside standalone mode click returns (not raises) the code of a `ctx.exit(code)`.
+        code = cli.main(prog_name="llid", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except (KeyboardInterrupt, click.exceptions.Abort) as exc:
         # Click turns the interrupt into Abort, keeping it as the cause.
         terminated = isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated)

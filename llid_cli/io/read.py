@@ -11,10 +11,7 @@ from __future__ import annotations
 import io
 import os
 import stat
-import sys
-import tempfile
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +20,7 @@ from llid_cli.errors import ImageReadError, ImageTooLargeError, UnsupportedForma
 from llid_cli.io.formats import read_format
 from llid_cli.io.image import Image, from_float, to_float
 from llid_cli.io.metadata import apply_orientation, exif_upright
+from llid_cli.io.native import LIBPNG_MAX_SIDE, native_stderr
 
 DEFAULT_MAX_PIXELS = 250_000_000
 
@@ -121,9 +119,8 @@ def _read_with_pillow(path: Path, data: bytes, fmt: str, limit: int) -> Image:
     return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc, source_format=actual)
 
 
-# What OpenCV's PNG decoder (libpng inside it) accepts: libpng's default user limit per side and
-# OpenCV's CV_IO_MAX_IMAGE_PIXELS. Larger PNGs are decoded by Pillow instead.
-_LIBPNG_MAX_SIDE = 1_000_000
+# What OpenCV's PNG decoder accepts besides libpng's limit per side: CV_IO_MAX_IMAGE_PIXELS.
+# Larger PNGs are decoded by Pillow instead.
 _OPENCV_MAX_PIXELS = 1 << 30
 
 
@@ -133,15 +130,15 @@ def _decode_png(path: Path, data: bytes, mode: str, pil) -> tuple[np.ndarray, np
     import cv2
 
     width, height = pil.width, pil.height
-    if max(width, height) > _LIBPNG_MAX_SIDE or width * height > _OPENCV_MAX_PIXELS:
+    if max(width, height) > LIBPNG_MAX_SIDE or width * height > _OPENCV_MAX_PIXELS:
         depth, colour = (data[24], data[25]) if len(data) > 25 else (8, 0)
         if depth == 16 and colour in (2, 6):
             raise UnsupportedFormatError(
                 f"a 16-bit colour PNG of {width}x{height} is beyond what the 16-bit PNG decoder (OpenCV) "
-                f"accepts: at most {_LIBPNG_MAX_SIDE:,} pixels a side and {_megapixels(_OPENCV_MAX_PIXELS)}", path)
+                f"accepts: at most {LIBPNG_MAX_SIDE:,} pixels a side and {_megapixels(_OPENCV_MAX_PIXELS)}", path)
         return _pillow_pixels(pil)
     try:
-        with _native_stderr() as complaints:
+        with native_stderr() as complaints:
             decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
         raise OSError(str(exc).strip().splitlines()[-1]) from None
@@ -157,34 +154,6 @@ def _decode_png(path: Path, data: bytes, mode: str, pil) -> tuple[np.ndarray, np
         # OpenCV widens gray+alpha to BGRA; a gray source stays gray.
         decoded = decoded[:, :, 0] if gray_source else cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
     return np.ascontiguousarray(decoded), alpha
-
-
-@contextmanager
-def _native_stderr():
-    """Catch what C libraries print on the process's stderr while decoding (libpng's "libpng error:
-    ..." lines name no file): their complaints come back in the list, to become part of the file's
-    one-line error; anything else written meanwhile (a progress bar) is passed on unchanged."""
-    complaints: list[str] = []
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr at all
-        yield complaints
-        return
-    with tempfile.TemporaryFile() as sink:
-        sys.stderr.flush()
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield complaints
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            others = []
-            for line in sink.read().decode(errors="replace").splitlines(keepends=True):
-                (complaints if line.startswith("libpng ") else others).append(line)
-            if others:
-                os.write(2, "".join(others).encode())
 
 
 def _pillow_pixels(pil) -> tuple[np.ndarray, np.ndarray | None]:

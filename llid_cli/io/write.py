@@ -74,6 +74,15 @@ def encode_image(image: Image, path: Path, options: WriteOptions) -> bytes:
 def _encode_png(pixels: np.ndarray, alpha: np.ndarray | None, image: Image, path: Path) -> bytes:
     import cv2
 
+    from llid_cli.io.native import LIBPNG_MAX_SIDE, native_stderr
+
+    if max(pixels.shape[:2]) > LIBPNG_MAX_SIDE:
+        # Beyond libpng's limit (inside OpenCV): Pillow writes 8-bit and 16-bit gray PNGs of any size.
+        if pixels.dtype == np.uint8:
+            return _encode_pillow(pixels, alpha, image, "png", 95)
+        raise ImageWriteError(f"a 16-bit colour PNG of {pixels.shape[1]}x{pixels.shape[0]} is beyond the 16-bit "
+                              f"PNG encoder's limit of {LIBPNG_MAX_SIDE:,} pixels a side: use --bit-depth 8 or TIFF",
+                              path)
     if pixels.ndim == 3:
         stacked = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
         if alpha is not None:
@@ -87,9 +96,14 @@ def _encode_png(pixels: np.ndarray, alpha: np.ndarray | None, image: Image, path
         stacked = np.dstack([gray, alpha])
     else:
         stacked = pixels
-    ok, buf = cv2.imencode(".png", stacked, [cv2.IMWRITE_PNG_COMPRESSION, 4])
+    try:
+        with native_stderr() as complaints:
+            ok, buf = cv2.imencode(".png", stacked, [cv2.IMWRITE_PNG_COMPRESSION, 4])
+    except cv2.error as exc:
+        ok, complaints = False, [str(exc).strip().splitlines()[-1]]
     if not ok:
-        raise ImageWriteError("the PNG encoder failed", path)
+        said = "; ".join(line.strip() for line in complaints if "error" in line.lower())
+        raise ImageWriteError(f"the PNG encoder failed{f' ({said})' if said else ''}", path)
     return add_png_metadata(buf.tobytes(), image.icc, image.exif)
 
 
