@@ -1,7 +1,7 @@
 """Megapixels/s and peak host memory per model x backend x tile size.
 
-    python benchmarks/engine_speed.py PHOTO [--megapixels 12] [--models unet,resse] [--backends torch,onnx]
-                                      [--tiles 512,1024] [--threads N]
+    python benchmarks/engine_speed.py PHOTO [--megapixels 12] [--models unet,resse] [--backends torch,onnx,auto]
+                                      [--tiles auto|512,1024] [--threads N]
 
 PHOTO is resized to the requested size (a real dark frame keeps the content realistic). Each
 configuration runs in a fresh process, so its peak resident memory (ru_maxrss) is its own; the
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 
-def one(photo: str, model: str, backend: str, tile: int, threads: int) -> dict:
+def one(photo: str, model: str, backend: str, tile: int | None, threads: int) -> dict:
     import resource
 
     import torch
@@ -45,7 +45,8 @@ def one(photo: str, model: str, backend: str, tile: int, threads: int) -> dict:
     runner(pixels)
     seconds = time.perf_counter() - start
     return {"mp_s": pixels.shape[0] * pixels.shape[1] / 1e6 / seconds, "seconds": seconds, "base_mb": base,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "backend": runner.backend.name, "tile": runner.tiler.tile}
 
 
 def _rss_mb() -> float:
@@ -61,13 +62,14 @@ def main() -> None:
     parser.add_argument("photo")
     parser.add_argument("--megapixels", type=float, default=12)
     parser.add_argument("--models", default="clahe-cnn,resse,unet,two-stage,mirnet")
-    parser.add_argument("--backends", default="torch,onnx")
-    parser.add_argument("--tiles", default="512,1024")
+    parser.add_argument("--backends", default="torch,onnx", help="comma-separated: torch, onnx, auto")
+    parser.add_argument("--tiles", default="auto", help="comma-separated tile sizes, or auto")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--one", nargs=3, metavar=("MODEL", "BACKEND", "TILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.photo, args.one[0], args.one[1], int(args.one[2]), args.threads)))
+        tile = None if args.one[2] == "auto" else int(args.one[2])
+        print(json.dumps(one(args.photo, args.one[0], args.one[1], tile, args.threads)))
         return
 
     import cv2
@@ -82,17 +84,18 @@ def main() -> None:
     write_image(Image(pixels=big), photo)
     print(f"photo {width}x{height} ({width * height / 1e6:.1f} MP, {big.nbytes / 2**20:.0f} MiB as 8-bit RGB), "
           f"threads {args.threads or 'all'}")
-    print(f"{'model':<10} {'backend':<7} {'tile':>5} {'MP/s':>7} {'seconds':>8} {'base MiB':>9} {'peak MiB':>9} {'peak-base':>9}")
+    print(f"{'model':<10} {'backend':<10} {'tile':>5} {'MP/s':>7} {'seconds':>8} {'base MiB':>9} {'peak MiB':>9} {'peak-base':>9}")
     for model in args.models.split(","):
         for backend in args.backends.split(","):
             for tile in args.tiles.split(","):
                 cmd = [sys.executable, __file__, str(photo), "--one", model, backend, tile, "--threads", str(args.threads)]
                 done = subprocess.run(cmd, capture_output=True, text=True)
                 if done.returncode != 0:
-                    print(f"{model:<10} {backend:<7} {tile:>5} failed: {done.stderr.strip().splitlines()[-1]}")
+                    print(f"{model:<10} {backend:<10} {tile:>5} failed: {done.stderr.strip().splitlines()[-1]}")
                     continue
                 r = json.loads(done.stdout.strip().splitlines()[-1])
-                print(f"{model:<10} {backend:<7} {tile:>5} {r['mp_s']:>7.3f} {r['seconds']:>8.1f} {r['base_mb']:>9.0f} "
+                ran = f"{backend}" if backend != "auto" else f"auto:{r['backend']}"
+                print(f"{model:<10} {ran:<10} {r['tile']:>5} {r['mp_s']:>7.3f} {r['seconds']:>8.1f} {r['base_mb']:>9.0f} "
                       f"{r['peak_mb']:>9.0f} {r['peak_mb'] - r['base_mb']:>9.0f}", flush=True)
 
 
