@@ -27,7 +27,8 @@ from llid_cli.cli.progress import file_progress
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (as --report writes it) as JSON on stdout.")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="Spread the files over Ray workers: alone, a local Ray instance; with auto, HOST:PORT or "
-                   "ray://HOST:10001, that cluster (files on a disk every node sees).")
+                   "ray://HOST:10001, that cluster (files on a disk every node sees). --threads is then each "
+                   "worker's CPUs (default 1).")
 @click.option("--workers", type=click.IntRange(0, 100000), default=0,
               help="With --ray: worker processes, each loading the model once [default: as many as fit].")
 @click.option("--gpus-per-worker", type=click.FloatRange(0, 64), default=0.0,
