@@ -102,22 +102,30 @@ def test_without_the_global_context_tiles_would_disagree():
     assert psnr(without, whole) < 35
 
 
+def _out_of_memory_when(monkeypatch, runner, too_big) -> list[int]:
+    """Make the runner's network raise a (simulated) CUDA out-of-memory whenever `too_big(x, seen)`;
+    returns the widths of everything it was asked to run (`seen`)."""
+    model = runner.backend.model
+    real_forward = model.forward
+    seen: list[int] = []
+
+    def forward(x):
+        seen.append(x.shape[-1])
+        if too_big(x, seen):
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_forward(x)
+
+    monkeypatch.setattr(model, "forward", forward)
+    return seen
+
+
 def test_out_of_memory_halves_the_tile_and_finishes_correctly(tmp_path, monkeypatch):
     weights = tiny_weights(tmp_path, "unet")
     pixels = photo(150, 230)
     runner = build_model_runner("unet", weights, EngineOptions(tile=128, overlap=16))
     reference = build_model_runner("unet", weights, EngineOptions(tile=64, overlap=16))(pixels)
-    model = runner.backend.model
-    real_forward = model.forward
-    seen = []
-
-    def forward(x):
-        seen.append(x.shape[-1])
-        if x.shape[-1] > 100 and len(seen) > 2:  # the 3rd large tile "runs out of memory"
-            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real_forward(x)
-
-    monkeypatch.setattr(model, "forward", forward)
+    # The 3rd large tile "runs out of memory".
+    seen = _out_of_memory_when(monkeypatch, runner, lambda x, seen: x.shape[-1] > 100 and len(seen) > 2)
     out = runner(pixels)
     assert runner.tiler.stats.oom_retries == 1 and runner.tiler.stats.final_tile == 64
     assert max(seen[3:]) <= 64 + 7  # after the error no large tile ran again
@@ -129,15 +137,8 @@ def test_out_of_memory_in_one_whole_pass_falls_back_to_tiles(tmp_path, monkeypat
     pixels = photo(150, 230)
     runner = build_model_runner("unet", weights, EngineOptions(tile=0, overlap=16))
     reference = build_model_runner("unet", weights, EngineOptions(tile=112, overlap=16))(pixels)
-    model = runner.backend.model
-    real_forward = model.forward
-
-    def forward(x):
-        if x.shape[-1] > 200:  # the whole photo "runs out of memory"; tiles fit
-            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real_forward(x)
-
-    monkeypatch.setattr(model, "forward", forward)
+    # The whole photo "runs out of memory"; tiles fit.
+    _out_of_memory_when(monkeypatch, runner, lambda x, seen: x.shape[-1] > 200)
     out = runner(pixels)
     # Twice: the whole pass, then the context pass at full size (it is measured at half the side).
     assert runner.tiler.stats.oom_retries == 2 and runner.tiler.stats.tiles > 1

@@ -65,26 +65,29 @@ def leave() -> None:
 
 def mean_over_processes(value: float) -> float:
     """The mean of one number over all processes (the logged loss of the whole global batch)."""
-    import torch
     import torch.distributed as dist
 
-    tensor = torch.tensor([value], dtype=torch.float64)
-    if dist.get_backend() == "nccl":
-        tensor = tensor.cuda()
+    tensor = _scalar(value)
     dist.all_reduce(tensor)
     return float(tensor.item()) / dist.get_world_size()
 
 
 def from_main(value: float) -> float:
     """Rank 0's number, on every process (the validation score that drives the LR schedule)."""
+    import torch.distributed as dist
+
+    tensor = _scalar(value)
+    dist.broadcast(tensor, src=0)
+    return float(tensor.item())
+
+
+def _scalar(value: float):
+    """One number as a tensor where the group's backend can send it (NCCL: on the GPU)."""
     import torch
     import torch.distributed as dist
 
     tensor = torch.tensor([value], dtype=torch.float64)
-    if dist.get_backend() == "nccl":
-        tensor = tensor.cuda()
-    dist.broadcast(tensor, src=0)
-    return float(tensor.item())
+    return tensor.cuda() if dist.get_backend() == "nccl" else tensor
 
 
 def launch(nproc: int, argv: list[str]) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from llid_cli.errors import LlidError, ModelError, NotAvailableError
+from llid_cli.errors import LlidError, NotAvailableError
 from llid_cli.locations import onnx_cache_dir
 from llid_cli.models.context import ContextCapture, ContextReplay, global_layers
 
@@ -98,24 +98,21 @@ def export_model(name: str | None, weights: str | Path | None, output: Path, fp1
     shipped example); raises `LlidError` if they disagree."""
     import numpy as np
 
+    from llid_cli.engine.loaded import load
     from llid_cli.engine.onnx_backend import session
     from llid_cli.io import read_image
-    from llid_cli.locations import default_weights_path, example_photo
-    from llid_cli.models import get_spec
-    from llid_cli.models.context import has_global_stats
-    from llid_cli.models.weights import load_model, read_weights
+    from llid_cli.locations import example_photo
+    from llid_cli.models.weights import read_weights
 
     if name is None:
         if weights is None:
             raise LlidError("give a model name or a weights file")
         name = read_weights(weights)[1].architecture
-    path = Path(weights) if weights else default_weights_path(name)
-    if path is None or not path.is_file():
-        raise ModelError(f"model '{name}' has no trained weights here (looked for {path}); pass --weights FILE")
-    model, _ = load_model(path, architecture=get_spec(name).architecture)
+    loaded = load(name, weights)
+    model = loaded.module
     export_onnx(model, output, "plain", opset, fp16)
     result = ExportResult([output])
-    if tiling and has_global_stats(model):
+    if tiling and loaded.global_stats:
         for mode in ("capture", "replay"):
             extra = output.with_name(f"{output.stem}.{mode}.onnx")
             export_onnx(model, extra, mode, opset, fp16)

@@ -126,16 +126,23 @@ class ModelRunner:
         if self.loaded.pre is not None:
             pixels = self.loaded.pre(pixels)
         height, width = pixels.shape[:2]
-        if not (self.backend.global_stats and height * width > self.options.context_pixels):
-            # The photo is its own context (or the model has none): no separate pass.
-            if height <= self.tiler.tile and width <= self.tiler.tile:
-                try:
-                    return from_float(self.backend.run_batch(to_float(pixels)[None])[0], pixels.dtype)
-                except TileOutOfMemory:
-                    self._shrink_below(height, width)
-            if not self.backend.global_stats:
-                return self.tiler(pixels)
-        return self._with_context(pixels)
+        if self.backend.global_stats and height * width > self.options.context_pixels:
+            return self._with_context(pixels)
+        # The photo is its own context (or the model has none): no separate pass.
+        return self._one_pass_or_tiles(pixels, context_recorded=False)
+
+    def _one_pass_or_tiles(self, pixels: np.ndarray, context_recorded: bool) -> np.ndarray:
+        """In one pass if the photo fits a tile (and memory), else in tiles; tiles of a model with
+        global statistics need the photo's, so those are recorded first if they are not yet."""
+        height, width = pixels.shape[:2]
+        if height <= self.tiler.tile and width <= self.tiler.tile:
+            try:
+                return from_float(self.backend.run_batch(to_float(pixels)[None])[0], pixels.dtype)
+            except TileOutOfMemory:
+                self._shrink_below(height, width)
+        if self.backend.global_stats and not context_recorded:
+            return self._with_context(pixels)
+        return self.tiler(pixels)
 
     def _shrink_below(self, height: int, width: int) -> None:
         """The photo did not fit in one pass: tile it, starting from half its longer side."""
@@ -160,22 +167,13 @@ class ModelRunner:
             try:
                 with self.backend.global_context(whole):
                     del whole
-                    return self._replayed(pixels)
+                    return self._one_pass_or_tiles(pixels, context_recorded=True)
             except TileOutOfMemory:
                 # Only the context pass can raise it here: the tiler retries its own tiles inside.
                 if budget <= MIN_TILE * MIN_TILE:
                     raise
                 budget = int(height * width * scale * scale) // 4  # measure it at half the side
                 self.tiler.stats.oom_retries += 1
-
-    def _replayed(self, pixels: np.ndarray) -> np.ndarray:
-        height, width = pixels.shape[:2]
-        if height <= self.tiler.tile and width <= self.tiler.tile:
-            try:
-                return from_float(self.backend.run_batch(to_float(pixels)[None])[0], pixels.dtype)
-            except TileOutOfMemory:
-                self._shrink_below(height, width)
-        return self.tiler(pixels)
 
 
 def build_model_runner(name: str, weights: str | None, options: EngineOptions = EngineOptions(),

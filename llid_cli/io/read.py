@@ -108,7 +108,7 @@ def _read_with_pillow(path: Path, data: bytes, fmt: str, limit: int) -> Image:
     actual = (pil.format or fmt).lower()
     try:
         if actual == "png":
-            pixels, alpha = _decode_png(path, data, pil.mode, pil)
+            pixels, alpha = _decode_png(path, data, pil)
         else:
             pixels, alpha = _pillow_pixels(pil)
     except (OSError, SyntaxError, ValueError) as exc:
@@ -124,7 +124,7 @@ def _read_with_pillow(path: Path, data: bytes, fmt: str, limit: int) -> Image:
 _OPENCV_MAX_PIXELS = 1 << 30
 
 
-def _decode_png(path: Path, data: bytes, mode: str, pil) -> tuple[np.ndarray, np.ndarray | None]:
+def _decode_png(path: Path, data: bytes, pil) -> tuple[np.ndarray, np.ndarray | None]:
     """16-bit PNGs need OpenCV (Pillow folds 16-bit colour to 8 bits); within its limits it decodes
     every PNG, so that one decoder defines the pixels. Beyond them, Pillow does (8-bit or gray)."""
     import cv2
@@ -145,7 +145,7 @@ def _decode_png(path: Path, data: bytes, mode: str, pil) -> tuple[np.ndarray, np
     if decoded is None:
         said = "; ".join(line.removeprefix("libpng error: ").strip() for line in complaints if "error" in line)
         raise OSError(f"libpng: {said}" if said else "the PNG decoder gave up")
-    gray_source = mode in ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L")
+    gray_source = pil.mode in ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L")
     alpha = None
     if decoded.ndim == 3 and decoded.shape[2] == 4:
         alpha = np.ascontiguousarray(decoded[:, :, 3])
