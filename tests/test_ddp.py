@@ -151,3 +151,27 @@ def test_nproc_launches_torchrun_and_checks_the_global_batch(tmp_path, tiny_data
     assert result.returncode != 0
     assert "data.batch_size 3 cannot be shared by 2 processes" in result.stderr
     assert CliRunner().invoke(cli, ["train", "--nproc", "0", "--config", str(path)]).exit_code == 2
+
+
+def test_fit_lets_go_of_ddp_before_the_group_is_destroyed(tmp_path, tiny_datasets, monkeypatch):
+    """A one-process group on 127.0.0.1: once fit() returns, no DistributedDataParallel is alive, so
+    destroying the group cannot happen inside DDP's reducer (a hang at exit, see ddp.data_parallel)."""
+    import gc
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    from llid_cli.distributed import ddp
+
+    config, _ = _config(tmp_path, tiny_datasets, steps=2)
+    for name, value in {"RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
+                        "MASTER_PORT": str(_free_port())}.items():
+        monkeypatch.setenv(name, value)
+    group = ddp.ProcessGroup(rank=0, world=1, local_rank=0, local_world=1)
+    trainer = Trainer(config, tmp_path / "run", device="cpu", group=group)
+    try:
+        trainer.fit()
+        alive = [o for o in gc.get_objects() if isinstance(o, DistributedDataParallel)]
+        assert alive == []
+        assert trainer.step == 2
+    finally:
+        ddp.leave()

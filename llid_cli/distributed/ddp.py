@@ -11,10 +11,13 @@ same model as one (to float rounding), and a run can resume with another process
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 from llid_cli.errors import ConfigError
 
@@ -56,7 +59,35 @@ def join(group: ProcessGroup, device_type: str) -> None:
         dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
 
 
+@contextmanager
+def data_parallel(module, device, group: ProcessGroup | None) -> Iterator:
+    """`module` under DistributedDataParallel for the block (itself with no group), let go of after it.
+
+    The wrapper must be gone before `leave()` destroys the process group. Otherwise DDP's reducer is
+    the group's last owner, and freeing it destroys gloo's group while holding the GIL: gloo joins
+    its worker threads, one of which may still be releasing a finished collective's tensor and
+    waits for that GIL. The rank hangs at exit (seen 1 run in 5 with both ranks on one core;
+    pytorch/pytorch#56297). Freed here, the group's own last reference is dropped in
+    `destroy_process_group`, whose destructor lets go of the GIL first.
+    """
+    if group is None:
+        yield module
+        return
+    import torch
+
+    # static_graph: every step uses the same parameters, so parameters no loss term reads (an
+    # exposure head without the exposure loss) are found once, not searched for every step.
+    wrapped = torch.nn.parallel.DistributedDataParallel(
+        module, device_ids=[device.index] if device.type == "cuda" else None, static_graph=True)
+    try:
+        yield wrapped
+    finally:
+        del wrapped
+        gc.collect()  # DDP's hooks make reference cycles: collect them now, not at some later time
+
+
 def leave() -> None:
+    """Destroy the process group (after every `data_parallel` block has ended)."""
     import torch.distributed as dist
 
     if dist.is_initialized():

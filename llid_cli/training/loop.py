@@ -114,7 +114,7 @@ class Trainer:
         self.step = 0
         self.best: dict = {"psnr": -math.inf}
         self.train_seconds = 0.0
-        self.pre = model_pre_step(self.spec.pre, self.model)
+        self.pre = model_pre_step(self.spec.pre, getattr(self.model, "pre_settings", {}))
         # Exposure-conditioned networks (lynx) are told the reference's exposure while training.
         self.conditioned = bool(getattr(self.model, "conditions_on_exposure", False))
         self.use_amp = config.train.amp and self.device.type == "cuda"
@@ -124,13 +124,9 @@ class Trainer:
                 raise ConfigError("adversarial losses train on one process only (each process's discriminator "
                                   "would learn apart): drop --nproc, or the adversarial term")
             ddp.join(group, self.device.type)
-            # static_graph: every step uses the same parameters, so parameters no loss term reads (an
-            # exposure head without the exposure loss) are found once, not searched for every step.
-            self.forward = torch.nn.parallel.DistributedDataParallel(
-                self.forward, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                static_graph=True)
-        if config.train.compile and self.device.type == "cuda":
-            self.forward = torch.compile(self.forward)
+        # What a training step calls: during fit(), the network under DDP (several processes) and
+        # torch.compile (train.compile, CUDA); the plain network outside it.
+        self.step_forward: torch.nn.Module | Callable = self.forward
 
         if self.main:  # the other processes never write into the run folder
             (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -174,6 +170,24 @@ class Trainer:
             sampler=StepSampler(self.step, cfg.train.steps, cfg.data.batch_size, rank, world),
             num_workers=cfg.data.workers, persistent_workers=False, pin_memory=self.device.type == "cuda",
         )
+        with ddp.data_parallel(self.forward, self.device, self.group) as forward:
+            self.step_forward = torch.compile(forward) if cfg.train.compile and self.device.type == "cuda" else forward
+            del forward  # no reference to DDP may outlive the block (see ddp.data_parallel)
+            try:
+                self._steps(loader, val)
+            finally:
+                self.step_forward = self.forward
+        if not self.main:
+            return None
+        self.log.plot()
+        best = self.run_dir / "best.safetensors"
+        if not best.exists():  # no validation set: the final weights are the result
+            self.export(best, {"note": "no validation set; final weights"})
+        return best
+
+    def _steps(self, loader, val) -> None:
+        """The training loop proper: step, log, validate and checkpoint on their schedules."""
+        cfg = self.config
         window_start, window_steps, losses = time.perf_counter(), 0, []
         try:
             for low, ref in loader:
@@ -208,13 +222,6 @@ class Trainer:
             if self.log is not None:
                 self.log.plot()
             raise KeyboardInterrupt from exc
-        if not self.main:
-            return None
-        self.log.plot()
-        best = self.run_dir / "best.safetensors"
-        if not best.exists():  # no validation set: the final weights are the result
-            self.export(best, {"note": "no validation set; final weights"})
-        return best
 
     def _train_step(self, low: torch.Tensor, ref: torch.Tensor) -> float:
         lr = self.schedule.at(self.step)
@@ -228,7 +235,7 @@ class Trainer:
             ref, target, exposure = self._exposure_targets(ref)
             told = (target,)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
-            pred, estimate = self.forward(low, *told)
+            pred, estimate = self.step_forward(low, *told)
         pred = pred.float()
         total, _ = self.loss(pred, ref, estimate, exposure)
         self.optimizer.zero_grad(set_to_none=True)
