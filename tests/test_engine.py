@@ -33,15 +33,21 @@ def photo(height=157, width=211, dtype=np.uint8):
     return gradient_rgb(height, width, dtype=dtype, seed=4, dark=0.3)
 
 
-@pytest.mark.parametrize("length,tile,overlap,multiple", [(1080, 256, 32, 16), (1000, 200, 32, 1), (517, 128, 16, 8), (90, 128, 16, 8)])
-def test_tile_positions_cover_evenly_without_slivers(length, tile, overlap, multiple):
+@pytest.mark.parametrize("length,tile,overlap,multiple", [(1080, 256, 32, 16), (1000, 200, 32, 1), (517, 128, 16, 8),
+                                                     (90, 128, 16, 8), (1080, 1040, 32, 16), (2160, 1024, 32, 8)])
+def test_tile_positions_cover_evenly_without_slivers_or_waste(length, tile, overlap, multiple):
     spans = positions(length, tile, overlap, multiple)
     assert spans[0][0] == 0 and spans[-1][1] == length
     assert all(s % multiple == 0 for s, _ in spans)
     sizes = [e - s for s, e in spans]
-    assert min(sizes) >= min(tile, length)  # no sliver at the border
+    assert max(sizes[:-1], default=0) <= tile and sizes[-1] < tile + multiple
+    assert min(sizes) >= length / len(spans)  # no sliver at the border
+    # As few tiles as `tile` allows, and they cover the photo once plus the overlaps (two full
+    # 1040-pixel rows over 1080 pixels would cover it 1.9 times).
+    assert (len(spans) - 1) * (tile - overlap - multiple + 1) < length
+    assert sum(sizes) <= length + (len(spans) - 1) * (overlap + 2 * multiple)
     for (s0, e0), (s1, e1) in zip(spans, spans[1:]):
-        assert s1 < e0 - overlap + multiple  # neighbours overlap
+        assert s1 <= e0 - overlap  # neighbours overlap by at least `overlap`
     # The blending weights add up to one everywhere.
     total = np.zeros(length, np.float32)
     for i, (s, e) in enumerate(spans):

@@ -36,15 +36,22 @@ class TileOutOfMemory(LlidError):
 
 
 def positions(length: int, tile: int, overlap: int, multiple: int) -> list[tuple[int, int]]:
-    """(start, end) of tiles covering [0, length): starts aligned to `multiple`, evenly spread."""
+    """(start, end) of tiles covering [0, length): as few as tiles of at most `tile` allow, each no
+    longer than that count needs, starts aligned to `multiple` and evenly spread.
+
+    Tiles are shortened to share the length evenly: two full 1040-pixel rows over a 1080-pixel
+    photo would cover it nearly twice (the run then takes twice the time); two 560-pixel rows
+    cover it once plus the overlap.
+    """
     if length <= tile:
         return [(0, length)]
-    step = tile - overlap - (multiple - 1)  # room for the alignment to shrink the overlap
-    count = 1 + math.ceil((length - tile) / max(step, 1))
-    starts = [int(i * (length - tile) / (count - 1)) for i in range(count)]
+    room = overlap + multiple - 1  # the overlap, plus what aligning a start may take from it
+    count = 1 + math.ceil((length - tile) / max(tile - room, 1))
+    # count * span >= length + (count - 1) * room: neighbours overlap by at least `overlap`.
+    span = min(tile, math.ceil((length + (count - 1) * room) / count))
+    starts = [int(i * (length - span) / (count - 1)) for i in range(count)]
     starts = [s - s % multiple for s in starts]
-    spans = [(s, s + tile) for s in starts[:-1]] + [(starts[-1], length)]
-    return spans
+    return [(s, s + span) for s in starts[:-1]] + [(starts[-1], length)]
 
 
 def ramp(length: int) -> np.ndarray:
