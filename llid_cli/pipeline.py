@@ -80,9 +80,9 @@ def resolve_model_name(options: EnhanceOptions) -> str:
     if options.model:
         return options.model
     if options.weights:
-        from llid_cli.models.weights import read_weights
+        from llid_cli.models.weights import read_info
 
-        return read_weights(options.weights)[1].architecture
+        return read_info(options.weights).architecture  # the header alone: the tensors are checked on loading
     return DEFAULT_MODEL
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from conftest import gradient_rgb
 from llid_cli.cli import cli
 from llid_cli.errors import ConfigError
 from llid_cli.io import Image, read_image
+from llid_cli.locations import weights_dir
 from llid_cli.pipeline import EnhanceOptions, Pipeline
 from llid_cli.tone import LINEAR_LUMA, blend, exposure_of, shift_exposure, srgb_to_linear
 
@@ -124,7 +126,16 @@ def test_onnx_backend_renders_the_same_exposure_shift(tmp_path, monkeypatch):
     plain = build_model_runner("lynx", None, EngineOptions(backend="onnx", tile=1024))(pixels)
     assert np.abs(torch_out.astype(int) - onnx_out.astype(int)).max() <= 1
     assert light(onnx_out) > 1.7 * light(plain)
-    assert len(list((tmp_path / "cache" / "onnx").glob("*-ev+1.000-*.onnx"))) == 2  # capture and replay
+    # The shipped graphs take the shift as an input: nothing was exported for it.
+    assert not list((tmp_path / "cache").rglob("*.onnx"))
+    # Weights without shipped graphs are exported once (capture and replay) for every shift.
+    other = tmp_path / "lynx-copy.safetensors"
+    shutil.copy(weights_dir() / "lynx.safetensors", other)
+    shifted = [build_model_runner("lynx", str(other), EngineOptions(backend="onnx", tile=1024), exposure=ev)(pixels)
+               for ev in (0.0, 1.0)]
+    for got, shipped in zip(shifted, (plain, onnx_out)):
+        assert np.abs(got.astype(int) - shipped.astype(int)).max() <= 1
+    assert len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 2
 
 
 def test_exposure_loss_needs_an_exposure_conditioned_model(tmp_path, tiny_datasets):

@@ -43,3 +43,33 @@ def test_shipped_weights_brighten_a_dark_photo(path):
     out = Pipeline(EnhanceOptions(model=shipping(path).name)).enhance_image(dark)
     assert out.pixels.shape == dark.pixels.shape
     assert out.pixels.mean() > 2 * dark.pixels.mean()
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_shipped_weights_ship_onnx_graphs_made_from_them(path):
+    """What a torch-free install runs: graphs that read these very weights and render what the
+    network renders (scripts/ship_graphs.py writes them again after new weights)."""
+    import onnx
+
+    from llid_cli.engine.graphs import made_from
+    from llid_cli.engine.loaded import load
+    from llid_cli.engine.runner import EngineOptions, ModelRunner
+
+    loaded = load(shipping(path).name)
+    graphs = loaded.graphs
+    assert graphs is not None and made_from(graphs, path), "run scripts/ship_graphs.py"
+    assert (graphs.input_multiple, graphs.global_stats, graphs.native_exposure, graphs.pre) == \
+        (loaded.input_multiple, loaded.global_stats, loaded.native_exposure, loaded.pre_name)
+    assert set(graphs.graphs) == ({"capture", "replay"} if loaded.global_stats else {"plain"})
+    for graph in graphs.graphs.values():  # the weights stay in the weights file, not copied into graphs
+        proto = onnx.load(str(graph), load_external_data=False)
+        embedded = [t.name for t in proto.graph.initializer
+                    if t.data_location != onnx.TensorProto.EXTERNAL and len(t.raw_data) > 4096]
+        assert embedded == [], graph
+    pixels = gradient_rgb(97, 131, seed=5, dark=0.2)
+    exposure = 0.7 if loaded.native_exposure else 0.0
+    outputs = [ModelRunner(loaded, EngineOptions(backend=backend, tile=tile, overlap=16), exposure)(pixels)
+               for backend, tile in (("torch", 0), ("onnx", 0), ("onnx", 64))]
+    assert np.abs(outputs[0].astype(int) - outputs[1].astype(int)).max() <= 1
+    mse = ((outputs[0].astype(float) - outputs[2].astype(float)) ** 2).mean()
+    assert 10 * np.log10(255**2 / max(mse, 1e-12)) >= 45  # tiled through capture/replay

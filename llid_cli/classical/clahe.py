@@ -111,15 +111,16 @@ def enhance_clahe(pixels: np.ndarray, settings: ClaheSettings = ClaheSettings())
     return out
 
 
-def model_pre_step(name: str | None, model) -> Callable[[np.ndarray], np.ndarray] | None:
+def model_pre_step(name: str | None, settings: dict) -> Callable[[np.ndarray], np.ndarray] | None:
     """The classical step a learned model declares (`ModelSpec.pre`), with the settings it was built for.
 
     The settings come from the network (`model.pre_settings`, constructor arguments saved with its
-    weights), never from the command line: the network only knows inputs prepared as in training.
+    weights, or their copy in its shipped graphs' description), never from the command line: the
+    network only knows inputs prepared as in training.
     """
     if name is None:
         return None
     if name != "clahe":
         raise ValueError(f"unknown pre-processing step '{name}'")
-    settings = ClaheSettings(**getattr(model, "pre_settings", {}))
-    return lambda pixels: enhance_clahe(pixels, settings)
+    clahe = ClaheSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()})
+    return lambda pixels: enhance_clahe(pixels, clahe)

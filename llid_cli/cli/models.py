@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from pathlib import Path
 
 import click
 
@@ -23,19 +25,40 @@ def _shipped(spec):
     return path, read_weights(path)[1]
 
 
-def _row(spec, default: str) -> dict:
+def _row(name: str, default: str, path: Path | None, info, learned: bool, description: str) -> dict:
     """What `models list` says of one model: enough to choose one."""
-    path, info = _shipped(spec)
+    from llid_cli.models.weights import read_header
+
     validation = (info.metadata.get("validation") or {}) if info else {}
-    params = sum(p.numel() for p in spec.construct(info.arch_args).parameters()) if info else None
+    params = sum(math.prod(shape) for _, shape, _, _ in read_header(path)[1].values()) if info else None
     return {
-        "name": spec.name, "default": spec.name == default, "learned": spec.learned,
+        "name": name, "default": name == default, "learned": learned,
         "val_psnr": round(validation["psnr"], 2) if "psnr" in validation else None,
         "val_ssim": round(validation["ssim"], 4) if "ssim" in validation else None,
         "parameters": params, "weights": path.name if info else None,
         "weights_mb": round(path.stat().st_size / 2**20, 2) if info else None,
-        "description": spec.description,
+        "description": description,
     }
+
+
+def _rows(default: str) -> list[dict]:
+    """Every registered model; without torch (the registry builds networks), the models whose
+    shipped ONNX graphs run here."""
+    from llid_cli.extras import installed
+
+    if installed("torch"):
+        from llid_cli.models import all_specs
+
+        return [_row(spec.name, default, *_shipped(spec), spec.learned, spec.description) for spec in all_specs()]
+    from llid_cli.engine.graphs import described_in
+    from llid_cli.locations import weights_dir
+    from llid_cli.models.weights import read_info
+
+    rows = []
+    for graphs in described_in(weights_dir()):
+        rows.append(_row(graphs.name, default, graphs.weights, read_info(graphs.weights), True,
+                         f"{graphs.architecture}: runs from its ONNX graphs (model cards need torch)"))
+    return rows
 
 
 @command.command("list")
@@ -45,10 +68,9 @@ def list_models(as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from llid_cli.models import all_specs
     from llid_cli.pipeline import DEFAULT_MODEL
 
-    rows = [_row(spec, DEFAULT_MODEL) for spec in all_specs()]
+    rows = _rows(DEFAULT_MODEL)
     if as_json:
         click.echo(json.dumps({"default": DEFAULT_MODEL, "models": rows}, indent=2))
         return
@@ -77,6 +99,9 @@ def info(name: str, as_json: bool, full: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from llid_cli.extras import require
+
+    require("torch", "a model card")
     from llid_cli.models import get_spec
 
     spec = get_spec(name)

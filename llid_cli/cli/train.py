@@ -34,6 +34,9 @@ def command(config_path, overrides, run_dir, resume_dir, device, nproc, quiet) -
     """
     from rich.console import Console
 
+    from llid_cli.extras import require
+
+    require("torch", "llid train")
     from llid_cli.distributed import ddp
     from llid_cli.training.config import load_config
     from llid_cli.training.loop import Trainer

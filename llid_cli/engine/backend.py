@@ -26,3 +26,15 @@ class Backend(Protocol):
 
     def bytes_per_pixel(self) -> float | None:
         """Activation bytes per pixel measured by the runtime itself, or None: the model's estimate."""
+
+
+def available_host_memory() -> int:
+    """Memory the OS can give this process now (MemAvailable), for sizing tiles on the CPU."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 << 30

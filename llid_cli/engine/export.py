@@ -18,13 +18,19 @@ from llid_cli.locations import onnx_cache_dir
 from llid_cli.models.context import ContextCapture, ContextReplay, global_layers
 
 DEFAULT_OPSET = 17
+# Bumped when exported graphs change their inputs or outputs, so that stale cached exports are not reused.
+GRAPH_FORMAT = 3  # 3: models that render an exposure take it as the input "exposure" (1 value, EV; 0: automatic)
 # An odd example size, so that no size-dependent branch could be frozen at a convenient value.
 _SAMPLE = (1, 3, 67, 91)
 
 
 def export_onnx(model: torch.nn.Module, path: str | Path, mode: str = "plain", opset: int = DEFAULT_OPSET,
-                fp16: bool = False) -> Path:
-    """Write `model` as ONNX: mode "plain" (image -> output), "capture" or "replay"."""
+                fp16: bool = False, fold: bool = True) -> Path:
+    """Write `model` as ONNX: mode "plain" (image -> output), "capture" or "replay".
+
+    `fold=False` keeps the weights exactly as the network holds them (no batch norm folded into
+    convolutions, no weight transposed ahead of time), as shipped graphs need to read them from
+    the weights file; ONNX Runtime folds them itself when it makes a session."""
     try:
         import onnx
     except ImportError as exc:
@@ -54,6 +60,9 @@ def export_onnx(model: torch.nn.Module, path: str | Path, mode: str = "plain", o
         raise LlidError(f"unknown export mode '{mode}'")
     if mode != "plain" and not global_layers(model):
         raise LlidError("this model has no global statistics: export it in plain mode")
+    exposure = bool(getattr(model, "conditions_on_exposure", False))
+    if exposure:
+        module, args, inputs = _ExposureInput(module, model), (*args, torch.zeros(1)), [*inputs, "exposure"]
     if fp16:
         module, args = module.half(), tuple(a.half() for a in args)
     dynamic = {"image": {0: "batch", 2: "height", 3: "width"}, "output": {0: "batch", 2: "height", 3: "width"}}
@@ -63,20 +72,35 @@ def export_onnx(model: torch.nn.Module, path: str | Path, mode: str = "plain", o
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(module, args, str(tmp), input_names=inputs, output_names=outputs,
-                              dynamic_axes=dynamic, opset_version=opset, dynamo=False)
-        proto = onnx.load(str(tmp))
-        onnx.checker.check_model(proto)
+                              dynamic_axes=dynamic, opset_version=opset, dynamo=False, do_constant_folding=fold)
+        onnx.checker.check_model(onnx.load(str(tmp)))
         atomic_write_bytes(path, tmp.read_bytes())
     finally:
         tmp.unlink(missing_ok=True)
     return path
 
 
+class _ExposureInput(torch.nn.Module):
+    """(graph inputs..., exposure) -> outputs: the EV shift of a network that renders exposure
+    (lynx) as a graph input, so that one graph serves every `--exposure`."""
+
+    def __init__(self, graph: torch.nn.Module, model: torch.nn.Module):
+        super().__init__()
+        self.graph, self.model = graph, model
+
+    def forward(self, *args: torch.Tensor):
+        *inputs, exposure = args
+        self.model.exposure_shift = exposure
+        try:
+            return self.graph(*inputs)
+        finally:
+            self.model.exposure_shift = 0.0
+
+
 def cached_export(model: torch.nn.Module, weights_sha256: str, mode: str, opset: int = DEFAULT_OPSET,
-                  fp16: bool = False, tag: str = "") -> Path:
-    """An export in the user cache, keyed by the weights' sha256 (and `tag`: what else the graph
-    bakes in, such as an exposure shift), made once."""
-    name = f"{weights_sha256[:24]}{'-' + tag if tag else ''}-{mode}-opset{opset}{'-fp16' if fp16 else ''}.onnx"
+                  fp16: bool = False) -> Path:
+    """An export in the user cache, keyed by the weights' sha256, made once."""
+    name = f"{weights_sha256[:24]}-{mode}-opset{opset}-g{GRAPH_FORMAT}{'-fp16' if fp16 else ''}.onnx"
     path = onnx_cache_dir() / name
     if not path.is_file():
         export_onnx(model, path, mode, opset, fp16)
@@ -124,7 +148,11 @@ def export_model(name: str | None, weights: str | Path | None, output: Path, fp1
         image = np.ascontiguousarray(pixels.transpose(2, 0, 1))[None]
         with torch.inference_mode():
             expected = model(torch.from_numpy(image)).numpy()
-        got = session(output, "auto", 0).run(None, {"image": image.astype(np.float16 if fp16 else np.float32)})[0]
+        runtime, dtype = session(output, "auto", 0), np.float16 if fp16 else np.float32
+        feeds = {"image": image.astype(dtype)}
+        if "exposure" in {i.name for i in runtime.get_inputs()}:
+            feeds["exposure"] = np.zeros(1, dtype)
+        got = runtime.run(None, feeds)[0]
         result.check_photo, result.limit = photo, 1e-2 if fp16 else 1e-3
         result.max_difference = float(np.abs(got.astype(np.float32) - expected).max())
         if result.max_difference > result.limit:

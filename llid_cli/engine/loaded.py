@@ -3,59 +3,96 @@
 Like spandrel's model descriptors: the facts that depend on a model's own arguments (a `unet` with
 `depth: 5` pads to 32, not the 16 of its default) travel with the loaded network instead of living
 in a registry-wide table. Built once per run; the tiler and every backend read it.
+
+With torch installed, the network is built from its weights and the facts are read off it; its
+shipped ONNX graphs come along when they were made from these very weights. Without torch (the
+`llid[onnx]` install) the shipped graphs are the model, and their description supplies the facts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 
+from llid_cli.engine.graphs import ShippedGraphs, described_in, find_graphs, made_from
 from llid_cli.errors import ModelError
-from llid_cli.locations import default_weights_path
+from llid_cli.extras import installed
+from llid_cli.locations import pulled_dir, weights_dir
 from llid_cli.models.weights import WeightsInfo
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(eq=False)
 class LoadedModel:
     name: str  # the zoo name asked for (a variant keeps its own name)
-    module: torch.nn.Module  # in eval mode, on the CPU, fp32
+    module: torch.nn.Module | None  # in eval mode, on the CPU, fp32; None without torch (graphs only)
     info: WeightsInfo
     input_multiple: int  # tile origins are aligned to it, so tiles see the whole photo's pooling grid
     global_stats: bool  # has layers that see the whole photo (context record/replay when tiled)
-    pre: Callable[[np.ndarray], np.ndarray] | None  # the classical step it was trained after (clahe-cnn)
     native_exposure: bool  # renders a requested exposure itself (--exposure); others are re-rendered
+    pre_name: str | None = None  # the classical step it was trained after (clahe-cnn: "clahe")
+    pre_settings: dict = field(default_factory=dict)  # ... and that step's settings
     cpu_backend: str = "torch"  # the faster runtime for it on a CPU (`--backend auto`)
+    graphs: ShippedGraphs | None = None  # its shipped ONNX graphs, made from exactly these weights
+    _bytes_per_pixel: float | None = None
 
-    @cached_property
+    @property
+    def pre(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        from llid_cli.classical import model_pre_step
+
+        return model_pre_step(self.pre_name, self.pre_settings)
+
+    @property
     def bytes_per_pixel(self) -> float:
-        """Activation memory per input pixel on the CPU in fp32, from a probe forward (128x128).
+        """Activation memory per input pixel on the CPU in fp32, from a probe forward (128x128), or
+        as its shipped graphs' description recorded it (measured the same way when they were made).
 
         Inference frees activations as it goes; a third of the sum of all leaf outputs is a
         conservative peak for these convolutional networks. Used to size tiles for any backend
         (ONNX Runtime does not report its own)."""
-        side, sizes = 128, []
-        hooks = [m.register_forward_hook(lambda _m, _i, o: sizes.append(o.numel() * o.element_size())
-                                         if isinstance(o, torch.Tensor) else None)
-                 for m in self.module.modules() if not list(m.children())]
-        parameter = next(self.module.parameters(), None)  # a backend may have moved or cast it
-        like = {"device": parameter.device, "dtype": parameter.dtype} if parameter is not None else {}
-        try:
-            with torch.inference_mode():
-                self.module(torch.rand(1, 3, side, side, **like))
-        finally:
-            for hook in hooks:
-                hook.remove()
-        return max(sum(sizes) / 3, 1.0) / side**2
+        if self._bytes_per_pixel is None:
+            self._bytes_per_pixel = self.graphs.bytes_per_pixel if self.graphs else _probe(self.module)
+        return self._bytes_per_pixel
+
+
+def _probe(module: torch.nn.Module) -> float:
+    import torch
+
+    side, sizes = 128, []
+    hooks = [m.register_forward_hook(lambda _m, _i, o: sizes.append(o.numel() * o.element_size())
+                                     if isinstance(o, torch.Tensor) else None)
+             for m in module.modules() if not list(m.children())]
+    parameter = next(module.parameters(), None)  # a backend may have moved or cast it
+    like = {"device": parameter.device, "dtype": parameter.dtype} if parameter is not None else {}
+    try:
+        with torch.inference_mode():
+            module(torch.rand(1, 3, side, side, **like))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return max(sum(sizes) / 3, 1.0) / side**2
 
 
 def load(name: str, weights: str | Path | None = None) -> LoadedModel:
     """Zoo model `name` with its shipped (or pulled) weights, or with the weights file `weights`."""
-    from llid_cli.classical import model_pre_step
+    return _load_network(name, weights) if installed("torch") else _load_graphs(name, weights)
+
+
+def _shipped(name: str) -> ShippedGraphs | None:
+    return find_graphs(name, [weights_dir(), pulled_dir()])
+
+
+def _all_shipped() -> list[ShippedGraphs]:
+    return described_in(weights_dir())
+
+
+def _load_network(name: str, weights: str | Path | None) -> LoadedModel:
+    from llid_cli.locations import default_weights_path
     from llid_cli.models import get_spec
     from llid_cli.models.context import has_global_stats
     from llid_cli.models.weights import load_model
@@ -68,9 +105,33 @@ def load(name: str, weights: str | Path | None = None) -> LoadedModel:
             "train them with `llid train` and pass --weights FILE"
         )
     module, info = load_model(path, architecture=spec.architecture)
+    graphs = _shipped(name)
     return LoadedModel(
         name=name, module=module, info=info,
-        input_multiple=int(getattr(module, "multiple", spec.input_multiple)),
-        global_stats=has_global_stats(module), pre=model_pre_step(spec.pre, module),
-        native_exposure=bool(getattr(module, "conditions_on_exposure", False)), cpu_backend=spec.cpu_backend,
+        input_multiple=int(getattr(module, "multiple", spec.input_multiple)), global_stats=has_global_stats(module),
+        native_exposure=bool(getattr(module, "conditions_on_exposure", False)),
+        pre_name=spec.pre, pre_settings=dict(getattr(module, "pre_settings", {})), cpu_backend=spec.cpu_backend,
+        graphs=graphs if graphs is not None and made_from(graphs, path) else None,
+    )
+
+
+def _load_graphs(name: str, weights: str | Path | None) -> LoadedModel:
+    """Without torch: the model is its shipped graphs, which must have been made from `weights`."""
+    from llid_cli.models.weights import read_info
+
+    graphs = _shipped(name)
+    if weights is not None:  # the graphs that read this very file, whatever name it was given under
+        graphs = next((g for g in _all_shipped() if g.weights.resolve() == Path(weights).resolve()), graphs)
+    if graphs is None:
+        shipped = sorted(g.name for g in _all_shipped())
+        raise ModelError(f"model '{name}' has no ONNX graphs here (these do: {', '.join(shipped) or 'none'}); "
+                         "other models run from their weights, which needs torch: pip install 'llid[cpu]'")
+    path = Path(weights) if weights else graphs.weights
+    if not made_from(graphs, path):
+        raise ModelError("these weights are not the ones the shipped ONNX graphs were made from; running "
+                         "other weights needs torch: pip install 'llid[cpu]'", path)
+    return LoadedModel(
+        name=name, module=None, info=read_info(path), input_multiple=graphs.input_multiple,
+        global_stats=graphs.global_stats, native_exposure=graphs.native_exposure,
+        pre_name=graphs.pre, pre_settings=dict(graphs.pre_settings), cpu_backend="onnx", graphs=graphs,
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from llid_cli.engine.backend import available_host_memory
 from llid_cli.engine.tiling import TileOutOfMemory
 from llid_cli.errors import LlidError, NotAvailableError
 
@@ -59,7 +60,7 @@ class OnnxBackend:
     name = "onnx"
 
     def __init__(self, plain: Path | None, capture: Path | None, replay: Path | None, device: str = "auto",
-                 threads: int = 0, fp16: bool = False):
+                 threads: int = 0, fp16: bool = False, exposure: float = 0.0):
         self.global_stats = capture is not None
         self.plain = session(plain, device, threads) if plain else None
         self.capture = session(capture, device, threads) if capture else None
@@ -67,10 +68,16 @@ class OnnxBackend:
         self._after_capture = _shrink_arena_options() if capture else None
         self.dtype = np.float16 if fp16 else np.float32
         self._stats: list[np.ndarray] | None = None
-        self.providers = (self.plain or self.capture).get_providers()
+        first = self.plain or self.capture
+        self.providers = first.get_providers()
+        # Graphs of a network that renders exposure (lynx) take the EV shift as an input.
+        takes_exposure = "exposure" in {i.name for i in first.get_inputs()}
+        self._exposure = {"exposure": np.array([exposure], self.dtype)} if takes_exposure else {}
+        if exposure and not takes_exposure:
+            raise LlidError("this ONNX graph has no exposure input: the engine shifts the output's exposure instead")
 
-    def _feed(self, batch: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=self.dtype)
+    def _feed(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        return {"image": np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=self.dtype), **self._exposure}
 
     def _run(self, sess, feeds: dict, run_options=None) -> list[np.ndarray]:
         try:
@@ -82,15 +89,15 @@ class OnnxBackend:
 
     def run_batch(self, batch: np.ndarray) -> np.ndarray:
         if self._stats is not None:
-            feeds = {"image": self._feed(batch), **{f"stat{i}": s for i, s in enumerate(self._stats)}}
+            feeds = {**self._feed(batch), **{f"stat{i}": s for i, s in enumerate(self._stats)}}
             out = self._run(self.replay, feeds)[0]
         else:
-            out = self._run(self.plain or self.capture, {"image": self._feed(batch)})[0]
+            out = self._run(self.plain or self.capture, self._feed(batch))[0]
         return np.clip(out.astype(np.float32), 0, 1).transpose(0, 2, 3, 1)
 
     @contextmanager
     def global_context(self, whole: np.ndarray):
-        outputs = self._run(self.capture, {"image": self._feed(whole[None])}, self._after_capture)
+        outputs = self._run(self.capture, self._feed(whole[None]), self._after_capture)
         self._stats = outputs[1:]
         try:
             yield
@@ -98,9 +105,7 @@ class OnnxBackend:
             self._stats = None
 
     def free_memory(self) -> int:
-        from llid_cli.engine.torch_backend import _available_host_memory
-
-        return min(_available_host_memory() // 4, 3 << 30)
+        return min(available_host_memory() // 4, 3 << 30)
 
     @property
     def on_cuda(self) -> bool:

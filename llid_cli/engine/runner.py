@@ -8,6 +8,7 @@ tiles, with the model's global statistics measured once per photo.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -16,6 +17,7 @@ from llid_cli.engine.backend import Backend
 from llid_cli.engine.loaded import LoadedModel, load
 from llid_cli.engine.tiling import MIN_TILE, TileOutOfMemory, Tiler
 from llid_cli.errors import LlidError
+from llid_cli.extras import installed, require
 from llid_cli.io.image import from_float, to_float
 from llid_cli.tone import shift_pixels
 
@@ -50,42 +52,54 @@ CPU_TILE_BYTES = 64 << 20
 def choose_backend(loaded: LoadedModel, options: EngineOptions) -> str:
     """`auto`: PyTorch on a GPU and for fp16/bf16 (ONNX Runtime's CUDA path is not verified here);
     on the CPU the model's faster runtime as measured (`LoadedModel.cpu_backend`), if ONNX Runtime
-    and onnx (for the export) are installed."""
+    is installed and the model has graphs (shipped, or exportable with onnx). Without torch: ONNX."""
     if options.backend != "auto":
         return options.backend
-    import importlib.util
-
+    if loaded.module is None:
+        return "onnx"
     import torch
 
     on_gpu = options.device == "cuda" or (options.device == "auto" and torch.cuda.is_available())
-    if on_gpu or options.precision != "fp32":
+    if on_gpu or options.precision != "fp32" or not installed("onnxruntime"):
         return "torch"
-    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
+    if loaded.graphs is None and not installed("onnx"):
         return "torch"
     return loaded.cpu_backend
 
 
 def build_backend(loaded: LoadedModel, options: EngineOptions, exposure: float = 0.0) -> Backend:
-    from llid_cli.engine.torch_backend import TorchBackend
-
+    """The runtime for `loaded`; `exposure` is the EV shift a graph of a network that renders
+    exposure itself is fed (PyTorch reads it off the module instead)."""
     if options.backend == "auto":
         options = replace(options, backend=choose_backend(loaded, options))
     if options.backend == "torch":
+        require("torch", "--backend torch")
+        from llid_cli.engine.torch_backend import TorchBackend
+
         return TorchBackend(loaded.module, options.device, options.precision, options.threads)
     if options.backend != "onnx":
         raise LlidError(f"unknown backend '{options.backend}' (auto, torch or onnx)")
-    from llid_cli.engine.export import cached_export
     from llid_cli.engine.onnx_backend import OnnxBackend
 
     if options.precision == "bf16":
         raise LlidError("the ONNX backend runs fp32 or fp16")
     fp16 = options.precision == "fp16"
-    # The exposure shift is a constant of the exported graph: one cached export per shift.
-    key, tag, model = loaded.info.file_sha256, (f"ev{exposure:+.3f}" if exposure else ""), loaded.module
-    if loaded.global_stats:
-        return OnnxBackend(None, cached_export(model, key, "capture", fp16=fp16, tag=tag),
-                           cached_export(model, key, "replay", fp16=fp16, tag=tag), options.device, options.threads, fp16)
-    return OnnxBackend(cached_export(model, key, "plain", fp16=fp16, tag=tag), None, None, options.device, options.threads, fp16)
+    graphs = _graphs(loaded, fp16)
+    return OnnxBackend(graphs.get("plain"), graphs.get("capture"), graphs.get("replay"), options.device,
+                       options.threads, fp16, exposure)
+
+
+def _graphs(loaded: LoadedModel, fp16: bool) -> dict[str, Path]:
+    """mode -> ONNX graph: the shipped ones (fp32), else exports made once into the user cache."""
+    if loaded.graphs is not None and not fp16:
+        return loaded.graphs.graphs
+    purpose = "an fp16 ONNX graph" if fp16 else "running weights that ship no ONNX graphs"
+    require("torch", purpose)
+    require("onnx", purpose)
+    from llid_cli.engine.export import cached_export
+
+    modes = ("capture", "replay") if loaded.global_stats else ("plain",)
+    return {mode: cached_export(loaded.module, loaded.info.file_sha256, mode, fp16=fp16) for mode in modes}
 
 
 def auto_tile(loaded: LoadedModel, backend: Backend) -> int:
@@ -108,7 +122,7 @@ class ModelRunner:
 
     def __init__(self, loaded: LoadedModel, options: EngineOptions = EngineOptions(), exposure: float = 0.0):
         self.loaded, self.options, self.exposure = loaded, options, float(exposure)
-        if loaded.native_exposure:
+        if loaded.native_exposure and loaded.module is not None:
             loaded.module.exposure_shift = self.exposure
         if options.tile is None:
             _ = loaded.bytes_per_pixel  # measured in fp32 on the CPU, before a backend moves or casts the module

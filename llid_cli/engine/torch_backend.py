@@ -7,6 +7,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from llid_cli.engine.backend import available_host_memory
 from llid_cli.engine.tiling import TileOutOfMemory
 from llid_cli.errors import LlidError
 from llid_cli.models.context import has_global_stats, recorded_context
@@ -75,7 +76,7 @@ class TorchBackend:
         if self.device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(self.device)
             return int(free * 0.6)
-        return min(_available_host_memory() // 4, 3 << 30)
+        return min(available_host_memory() // 4, 3 << 30)
 
     @property
     def on_cuda(self) -> bool:
@@ -94,14 +95,3 @@ class TorchBackend:
             self.model(probe)
         peak = torch.cuda.max_memory_allocated(self.device) - before
         return max(peak, 1) / side**2
-
-
-def _available_host_memory() -> int:
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 4 << 30

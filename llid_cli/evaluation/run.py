@@ -86,11 +86,14 @@ def evaluate(pred_dir: Path, options: EvalOptions, enhanced: EnhancedFolder | No
 
 def _lpips(options: EvalOptions):
     from llid_cli.errors import NotAvailableError
-    from llid_cli.metrics.lpips import load_lpips
+    from llid_cli.extras import require
 
     if options.lpips is False:
         return None, "not asked for"
     try:
+        require("torch", "LPIPS")
+        from llid_cli.metrics.lpips import load_lpips
+
         return load_lpips(options.lpips_backbone, options.lpips_linear), "alexnet"
     except NotAvailableError:
         if options.lpips:

@@ -15,16 +15,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from llid_cli.errors import ModelError
 
+if TYPE_CHECKING:  # torch is imported where tensors are made: reading a header needs no torch
+    import torch
+
 FORMAT_VERSION = "1"
-_FP32_TINY = torch.finfo(torch.float32).tiny
+_FP32_TINY = 1.1754943508222875e-38  # torch.finfo(torch.float32).tiny
+_MAX_HEADER = 100 << 20  # safetensors' own bound on its JSON header
 
 
 @dataclass
@@ -38,6 +41,8 @@ class WeightsInfo:
 
 
 def flush_denormals(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    import torch
+
     out = {}
     for name, tensor in state.items():
         if tensor.is_floating_point():
@@ -47,6 +52,8 @@ def flush_denormals(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def content_hash(state: dict[str, torch.Tensor]) -> str:
+    import torch
+
     digest = hashlib.sha256()
     for name in sorted(state):
         tensor = state[name].detach().cpu().contiguous().reshape(-1)  # a 0-d tensor has no byte view
@@ -63,6 +70,42 @@ def file_sha256(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def read_header(path: str | os.PathLike) -> tuple[dict[str, str], dict[str, tuple[str, tuple[int, ...], int, int]]]:
+    """A safetensors file's metadata, and name -> (dtype, shape, absolute byte offset, byte length)
+    of each tensor, from its header alone: no torch, sizes bounded before anything is allocated."""
+    path = Path(path)
+    size = path.stat().st_size
+    try:
+        with open(path, "rb") as handle:
+            prefix = handle.read(8)
+            if len(prefix) < 8:
+                raise ModelError("not a safetensors file (shorter than its header size)", path)
+            (length,) = struct.unpack("<Q", prefix)
+            if length > min(_MAX_HEADER, size - 8):
+                raise ModelError(f"not a safetensors file (a header of {length} bytes does not fit it)", path)
+            header = json.loads(handle.read(length))
+        start, layout = 8 + length, {}
+        for name, entry in header.items():
+            if name == "__metadata__":
+                continue
+            begin, end = (int(v) for v in entry["data_offsets"])
+            if not 0 <= begin <= end <= size - start:
+                raise ModelError(f"tensor {name} lies outside the file", path)
+            layout[name] = (str(entry["dtype"]), tuple(int(d) for d in entry["shape"]), start + begin, end - begin)
+        return dict(header.get("__metadata__") or {}), layout
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelError(f"not a safetensors file ({exc})", path) from exc
+
+
+def read_info(path: str | os.PathLike) -> WeightsInfo:
+    """A weights file's description (architecture, arguments, metadata, file sha256) without torch.
+
+    The tensors are not read, so their recorded checksum is not verified here: `read_weights` does
+    that; a torch-free run checks the file's sha256 against its graphs' description instead."""
+    header, _ = read_header(path)
+    return _info(header, Path(path), file_sha256(path))
 
 
 def save_weights(model: torch.nn.Module, path: str | os.PathLike, architecture: str, arch_args: dict[str, Any],
@@ -108,19 +151,24 @@ def read_weights(path: str | os.PathLike, expected_sha256: str | None = None) ->
         raise ModelError(f"not a safetensors weights file ({exc}); llid never loads pickled checkpoints", path) from exc
     if header.get("llid_format") != FORMAT_VERSION or "architecture" not in header:
         raise ModelError("safetensors file without llid metadata (architecture and arguments unknown)", path)
-    recorded = header.get("content_sha256", "")
-    if content_hash(state) != recorded:
+    if content_hash(state) != header.get("content_sha256", ""):
         raise ModelError("checksum mismatch: the tensors do not match the sha256 recorded in the file", path)
+    info = _info(header, path, actual_file_hash)
+    state = flush_denormals({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
+    return state, info
+
+
+def _info(header: dict[str, str], path: Path, sha256: str) -> WeightsInfo:
+    if header.get("llid_format") != FORMAT_VERSION or "architecture" not in header:
+        raise ModelError("safetensors file without llid metadata (architecture and arguments unknown)", path)
     try:
-        info = WeightsInfo(
+        return WeightsInfo(
             architecture=header["architecture"], arch_args=json.loads(header.get("arch_args", "{}")),
-            metadata=json.loads(header.get("metadata", "{}")), content_sha256=recorded,
-            file_sha256=actual_file_hash, path=str(path),
+            metadata=json.loads(header.get("metadata", "{}")), content_sha256=header.get("content_sha256", ""),
+            file_sha256=sha256, path=str(path),
         )
     except json.JSONDecodeError as exc:
         raise ModelError(f"unreadable metadata ({exc})", path) from exc
-    state = flush_denormals({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
-    return state, info
 
 
 def load_model(path: str | os.PathLike, expected_sha256: str | None = None, architecture: str | None = None):

@@ -1,0 +1,31 @@
+"""Write the ONNX graphs that ship beside the zoo's weights (what a torch-free install runs).
+
+    python scripts/ship_graphs.py            # every zoo model with shipped weights
+    python scripts/ship_graphs.py lynx unet  # some of them
+
+Run it after committing new weights: the graphs of weights that changed are refused at run time
+(their description records the weights' sha256), and tests/test_graphs.py fails until they are
+written again. Needs torch and onnx (`pip install '.[cpu]'`).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from llid_cli.engine.graphs import write_graphs
+from llid_cli.locations import weights_dir
+from llid_cli.models import all_specs
+
+
+def main() -> None:
+    names = sys.argv[1:] or [spec.name for spec in all_specs() if spec.weights and (weights_dir() / spec.weights).is_file()]
+    for name in names:
+        spec = next(s for s in all_specs() if s.name == name)
+        description = write_graphs(name, weights_dir() / spec.weights)
+        files = sorted(p.name for p in weights_dir().glob(f"{name}.*onnx"))
+        size = sum((weights_dir() / f).stat().st_size for f in files)
+        print(f"{name:12} {description.name}  {', '.join(files)}  ({size / 1024:.0f} KiB of graphs)")
+
+
+if __name__ == "__main__":
+    main()

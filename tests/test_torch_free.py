@@ -1,0 +1,105 @@
+"""The inference-only install (`pip install 'llid[onnx]'`): enhance, batch and eval run every shipped
+model from its ONNX graphs with torch absent, and what needs torch says so in one line.
+
+Each run is the real CLI in a subprocess in which `import torch` (and `import onnx`) fail, as they do
+where those packages are not installed; CI also runs the README's commands in a venv made without them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import gradient_rgb
+from PIL import Image as PILImage
+
+from llid_cli.engine.runner import EngineOptions, build_model_runner
+from llid_cli.io import read_image
+from llid_cli.locations import weights_dir
+
+# Absent packages: their modules set to None in sys.modules make both `import` and find_spec fail.
+_WITHOUT_TORCH = "import sys\nfor m in ('torch', 'onnx'): sys.modules[m] = None\nfrom llid_cli.cli import main\nsys.exit(main())"
+SHIPPED = sorted(p.name.removesuffix(".graphs.json") for p in weights_dir().glob("*.graphs.json"))
+
+
+def llid_without_torch(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", _WITHOUT_TORCH, *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("photos")
+    for index, (height, width) in enumerate([(120, 160), (97, 131)]):
+        PILImage.fromarray(gradient_rgb(height, width, seed=10 + index, dark=0.15)).save(folder / f"p{index}.png")
+    return folder
+
+
+def test_every_shipped_model_has_graphs():
+    assert {"lynx", "lynx-fast", "resse", "resse-night", "unet", "clahe-cnn", "two-stage", "mirnet"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_enhance_without_torch_renders_what_onnx_renders_with_it(tmp_path, photos, name):
+    exposure = ["--exposure", "0.5"] if name.startswith("lynx") else []
+    result = llid_without_torch("enhance", photos / "p1.png", "-o", tmp_path / "out.png", "--model", name, *exposure)
+    assert result.returncode == 0, result.stderr
+    with_torch = build_model_runner(name, None, EngineOptions(backend="onnx"), exposure=0.5 if exposure else 0.0)
+    expected = with_torch(read_image(photos / "p1.png").pixels)
+    got = read_image(tmp_path / "out.png").pixels
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_batch_and_eval_without_torch(tmp_path, photos):
+    inputs = tmp_path / "in"
+    shutil.copytree(photos, inputs)
+    (inputs / "broken.png").write_bytes(b"not a picture")
+    result = llid_without_torch("batch", inputs, "-o", tmp_path / "out", "--model", "lynx-fast")
+    assert result.returncode == 1, result.stderr  # one file failed; the others were enhanced
+    assert "broken.png" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.suffix == ".png") == ["p0.png", "p1.png"]
+
+    shutil.copytree(photos, tmp_path / "ref")
+    scored = llid_without_torch("eval", tmp_path / "out", "--ref", tmp_path / "ref", "--report", tmp_path / "r.json")
+    assert scored.returncode == 0, scored.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["lpips"] == "unavailable" and len(report["cases"]) == 2
+    assert all(np.isfinite(case["metrics"]["psnr"]) for case in report["cases"])
+    # Enhanced and scored in one command: the same outputs, so the same scores.
+    both = llid_without_torch("eval", tmp_path / "in", "--ref", tmp_path / "ref", "--model", "lynx-fast",
+                              "--report", tmp_path / "both.json")
+    assert both.returncode == 1 and "broken.png" in both.stderr  # the unreadable input is that file's failure
+    again = {c["name"]: c["metrics"]["psnr"] for c in json.loads((tmp_path / "both.json").read_text())["cases"]
+             if c["error"] is None}
+    assert again == pytest.approx({c["name"]: c["metrics"]["psnr"] for c in report["cases"]})
+
+
+@pytest.mark.parametrize("args,needs", [
+    (["train", "--config", "configs/lynx.yaml"], "llid train needs torch"),
+    (["export", "--model", "lynx", "-o", "x.onnx"], "llid export needs torch"),
+    (["enhance", "PHOTO", "-o", "OUT", "--backend", "torch"], "--backend torch needs torch"),
+    (["enhance", "PHOTO", "-o", "OUT", "--precision", "fp16", "--backend", "onnx"], "an fp16 ONNX graph needs torch"),
+    (["eval", "PHOTOS", "--ref", "PHOTOS", "--lpips"], "LPIPS needs torch"),
+])
+def test_what_needs_torch_says_so_in_one_line(tmp_path, photos, args, needs):
+    args = [str(photos / "p0.png") if a == "PHOTO" else str(tmp_path / "o.png") if a == "OUT"
+            else str(photos) if a == "PHOTOS" else a for a in args]
+    result = llid_without_torch(*args)
+    assert result.returncode != 0
+    assert needs in result.stderr and "pip install 'llid[cpu]'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_weights_the_graphs_were_not_made_from_are_refused(tmp_path, photos):
+    copy = tmp_path / "lynx.safetensors"
+    shutil.copy(weights_dir() / "lynx.safetensors", copy)
+    result = llid_without_torch("enhance", photos / "p0.png", "-o", tmp_path / "o.png", "--weights", copy)
+    assert result.returncode != 0 and "not the ones the shipped ONNX graphs were made from" in result.stderr
+    unknown = llid_without_torch("enhance", photos / "p0.png", "-o", tmp_path / "o.png", "--model", "nosuch")
+    assert unknown.returncode != 0 and "no ONNX graphs here" in unknown.stderr and "lynx" in unknown.stderr
