@@ -1,6 +1,7 @@
 """`--tile auto` against the same model run whole (`--tile 0`): time and agreement.
 
     python benchmarks/auto_vs_whole.py PHOTO MODELS BACKENDS     # e.g. frame.png lynx,resse torch,onnx
+    python benchmarks/auto_vs_whole.py PHOTO lynx,unet auto      # the runtime --backend auto picks
 
 Each model x backend runs once with automatic tiles and once whole, 2 threads, after a warm-up on
 a 256x256 crop (which also makes a backend's cached ONNX export); printed: each time, the tile
@@ -36,7 +37,9 @@ def main() -> None:
                 start = time.perf_counter()
                 outputs[label] = run(photo)
                 seconds[label] = time.perf_counter() - start
-                print(f"{model:10} {backend:5} {label:5} tile {run.tiler.tile:10} {seconds[label]:7.2f} s", flush=True)
+                tiles = run.tiler.stats.tiles or 1
+                print(f"{model:10} {run.backend.name:5} {label:5} tile {run.tiler.tile:10} ({tiles} run) "
+                      f"{seconds[label]:7.2f} s", flush=True)
             print(f"{model:10} {backend:5} auto/whole time {seconds['auto'] / seconds['whole']:.2f}, "
                   f"auto vs whole {psnr(outputs['auto'], outputs['whole']):.1f} dB", flush=True)
 
