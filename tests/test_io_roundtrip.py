@@ -200,3 +200,18 @@ def test_camera_raw_is_read_for_real(tmp_path):
     result = CliRunner().invoke(cli, ["enhance", str(tmp_path / "shot.dng"), "-o", str(tmp_path / "shot.png")])
     assert result.exit_code == 0, result.output
     assert read_image(tmp_path / "shot.png").pixels.dtype == np.uint16
+
+
+@pytest.mark.parametrize("shape", [(37, 53, 3), (37, 53), (5, 7, 4)])
+def test_float_to_8_bit_rounds_half_to_even_and_clips(shape):
+    """from_float's fast path (OpenCV) gives the bytes of the plain rule: clip, scale, round half to even."""
+    from llid_cli.io.image import from_float
+
+    k = np.arange(256, dtype=np.float32)
+    special = np.concatenate([(k + 0.5) / 255, k / 255, np.nextafter((k + 0.5) / 255, np.float32(2)),
+                              np.nextafter((k + 0.5) / 255, np.float32(-2)), [-1.0, -1e-9, 1.0 + 1e-6, 7.0]])
+    values = np.random.default_rng(3).uniform(-0.2, 1.2, shape).astype(np.float32)
+    flat = values.reshape(-1)
+    flat[: min(flat.size, special.size)] = special[: flat.size]
+    expected = np.rint(np.clip(values, 0.0, 1.0) * np.float32(255)).astype(np.uint8)
+    assert np.array_equal(from_float(values, np.uint8), expected)

@@ -133,6 +133,7 @@ class Tiler:
         # above `top` are final in `out`.
         top, lead_in, carry = 0, None, None
         self._done = 0
+        buffer = None  # one band's floats, reused by every band: fresh pages cost a fault each
         while top < height:
             rows = [(a + top, b + top) for a, b in positions(height - top, tile, self._overlap(tile), self.multiple)]
             cols = positions(width, tile, self._overlap(tile), self.multiple)
@@ -141,7 +142,10 @@ class Tiler:
             try:
                 for r, (band_top, band_bottom) in enumerate(rows):
                     wy = weights_1d(rows, r, lead_in if r == 0 else None)
-                    band = np.zeros((band_bottom - band_top, width, 3), np.float32)
+                    if buffer is None or buffer.shape[0] < band_bottom - band_top:
+                        buffer = np.empty((band_bottom - band_top, width, 3), np.float32)
+                    band = buffer[: band_bottom - band_top]
+                    band.fill(0.0)
                     if carry is not None:
                         band[: carry.shape[0]] += carry
                     self._fill_band(pixels, band, band_top, band_bottom, cols, wy)  # may raise TileOutOfMemory
@@ -190,7 +194,8 @@ class Tiler:
         result = self.run_batch(batch)
         self.stats.tiles += len(pending)
         for (left, right, _, weight), tile_out in zip(pending, result):
-            band[:, left:right] += tile_out * weight[:, :, None]
+            tile_out *= weight[:, :, None]  # the backend's own output array: weighted in place
+            band[:, left:right] += tile_out
         self._done += len(pending)
         if self.on_progress is not None:
             self.on_progress(self._done, self._planned)
