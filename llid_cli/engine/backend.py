@@ -10,6 +10,8 @@ import numpy as np
 class Backend(Protocol):
     name: str  # "torch" or "onnx"
     global_stats: bool  # runs a model whose statistics can be recorded and replayed into tiles
+    # On the CPU, the activation bytes of the tile this runtime runs fastest (`--tile auto`).
+    cpu_tile_bytes: int
 
     @property
     def on_cuda(self) -> bool:

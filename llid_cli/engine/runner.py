@@ -43,12 +43,6 @@ class EngineOptions:
     progress: Callable[[int, int], None] | None = None
 
 
-# CPU tiles are sized so that one tile's activations stay near the processor's caches: measured
-# here (4 MP, 2 threads), 384-512 pixel tiles ran lynx 1.4x, unet 2x and resse 2x faster than
-# 768-1024 ones, and the whole photo in one pass was slowest of all (lynx 9.4 s vs 4.3 s at 8.3 MP).
-CPU_TILE_BYTES = 64 << 20
-
-
 def choose_backend(loaded: LoadedModel, options: EngineOptions) -> str:
     """`auto`: PyTorch on a GPU and for fp16/bf16 (ONNX Runtime's CUDA path is not verified here);
     on the CPU the model's faster runtime as measured (`LoadedModel.cpu_backend`), if ONNX Runtime
@@ -104,10 +98,10 @@ def _graphs(loaded: LoadedModel, fp16: bool) -> dict[str, Path]:
 
 def auto_tile(loaded: LoadedModel, backend: Backend) -> int:
     """The tile side for `--tile auto`: on a GPU the largest whose activations fit (256..2048); on
-    the CPU the one whose activations stay near the caches (`CPU_TILE_BYTES`), if memory allows."""
+    the CPU the one its runtime runs fastest (`Backend.cpu_tile_bytes`), if memory allows."""
     per_pixel = backend.bytes_per_pixel() or loaded.bytes_per_pixel
     fit = backend.free_memory() / max(per_pixel, 1.0)
-    side = fit**0.5 if backend.on_cuda else min(fit, CPU_TILE_BYTES / max(per_pixel, 1.0)) ** 0.5
+    side = fit**0.5 if backend.on_cuda else min(fit, backend.cpu_tile_bytes / max(per_pixel, 1.0)) ** 0.5
     side = int(max(256, min(2048, side)))
     return side - side % max(1, loaded.input_multiple)
 
