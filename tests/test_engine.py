@@ -305,3 +305,15 @@ def test_backend_auto_picks_the_measured_faster_runtime(tmp_path, monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
     without = build_model_runner("resse", tiny_weights(tmp_path, "resse"), EngineOptions(backend="auto", device="cpu"))
     assert without.backend.name == "torch"
+
+
+def test_auto_runs_a_photo_whole_when_a_few_tiles_would_cost_more():
+    """lynx-fast's automatic tile is 1040 pixels; a 1100x700 photo (activations well within
+    WHOLE_WITHIN tiles) runs in one pass, while an explicit --tile still tiles it."""
+    pixels = photo(700, 1100)
+    auto = build_model_runner("lynx-fast", None, EngineOptions(tile=None, device="cpu", backend="torch"))
+    assert auto.tiler.tile < 1100
+    out = auto(pixels)
+    assert auto.tiler.stats.tiles == 0
+    tiled = build_model_runner("lynx-fast", None, EngineOptions(tile=512, device="cpu", backend="torch"))
+    assert psnr(tiled(pixels), out) >= 45 and tiled.tiler.stats.tiles > 1

@@ -23,6 +23,10 @@ from llid_cli.tone import shift_pixels
 
 PixelFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 uint8/uint16/float32 -> the same
 WHOLE = 1 << 30  # a "tile" larger than any photo: `--tile 0`
+# Measured on 1920x1080 (2 threads): lynx-fast, whose activations there are 2x its tile's, ran
+# 1.25-1.33x slower in 4 tiles than whole; lynx (10x) and resse (9x) ran 0.89-0.99x in tiles, and
+# at 3840x2160 every model ran 0.46-0.84x in tiles (lynx-fast 8x: 0.54).
+WHOLE_WITHIN = 4
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,13 @@ class ModelRunner:
         self.backend = build_backend(loaded, options, self.exposure if loaded.native_exposure else 0.0)
         # None: automatic; 0: no tiling (one pass over the whole photo, whatever its size).
         tile = auto_tile(loaded, self.backend) if options.tile is None else (options.tile or WHOLE)
+        # --tile auto on the CPU runs a photo whole when its activations are within WHOLE_WITHIN
+        # times the runtime's preferred tile: split into a handful of tiles, it pays more in
+        # per-tile work and overlap than the caches give back.
+        self.whole_below = 0.0
+        if options.tile is None and not self.backend.on_cuda:
+            budget = min(WHOLE_WITHIN * self.backend.cpu_tile_bytes, self.backend.free_memory())
+            self.whole_below = budget / max(self.backend.bytes_per_pixel() or loaded.bytes_per_pixel, 1.0)
         self.tiler = Tiler(self.backend.run_batch, tile, options.overlap, loaded.input_multiple, options.batch_size)
         self.tiler.on_progress = options.progress
 
@@ -143,7 +154,7 @@ class ModelRunner:
         """In one pass if the photo fits a tile (and memory), else in tiles; tiles of a model with
         global statistics need the photo's, so those are recorded first if they are not yet."""
         height, width = pixels.shape[:2]
-        if height <= self.tiler.tile and width <= self.tiler.tile:
+        if (height <= self.tiler.tile and width <= self.tiler.tile) or height * width <= self.whole_below:
             try:
                 return from_float(self.backend.run_batch(to_float(pixels)[None])[0], pixels.dtype)
             except TileOutOfMemory:
@@ -155,6 +166,7 @@ class ModelRunner:
     def _shrink_below(self, height: int, width: int) -> None:
         """The photo did not fit in one pass: tile it, starting from half its longer side."""
         tiler = self.tiler
+        self.whole_below = 0.0  # and no more whole passes for this runner's later photos
         tiler.tile = max(MIN_TILE, min(tiler.tile, max(height, width) // 2))
         tiler.tile -= tiler.tile % tiler.multiple
         tiler.stats.oom_retries += 1
