@@ -57,7 +57,7 @@ def test_shipped_weights_ship_onnx_graphs_made_from_them(path):
 
     loaded = load(shipping(path).name)
     graphs = loaded.graphs
-    assert graphs is not None and made_from(graphs, path), "run scripts/ship_graphs.py"
+    assert graphs is not None and made_from(graphs, path, loaded.info.file_sha256), "run scripts/ship_graphs.py"
     assert (graphs.input_multiple, graphs.global_stats, graphs.native_exposure, graphs.pre) == \
         (loaded.input_multiple, loaded.global_stats, loaded.native_exposure, loaded.pre_name)
     assert set(graphs.graphs) == ({"capture", "replay"} if loaded.global_stats else {"plain"})

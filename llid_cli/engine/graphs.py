@@ -77,12 +77,10 @@ def read_description(path: Path) -> ShippedGraphs:
         raise ModelError(f"unreadable graph description ({exc})", path) from exc
 
 
-def made_from(graphs: ShippedGraphs, weights: Path) -> bool:
-    """Whether the graphs were made from exactly this weights file (their initializers read it)."""
-    from llid_cli.models.weights import file_sha256
-
-    return weights.is_file() and weights.resolve() == graphs.weights.resolve() \
-        and file_sha256(weights) == graphs.weights_sha256
+def made_from(graphs: ShippedGraphs, weights: Path, sha256: str) -> bool:
+    """Whether the graphs were made from exactly this weights file (their initializers read it),
+    given the file's sha256 (which loading it has already computed)."""
+    return weights.resolve() == graphs.weights.resolve() and sha256 == graphs.weights_sha256
 
 
 # ----------------------------------------------------------------------------- writing (torch, onnx)

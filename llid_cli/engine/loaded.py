@@ -12,6 +12,7 @@ shipped ONNX graphs come along when they were made from these very weights. With
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -39,15 +40,14 @@ class LoadedModel:
     pre_settings: dict = field(default_factory=dict)  # ... and that step's settings
     cpu_backend: str = "torch"  # the faster runtime for it on a CPU (`--backend auto`)
     graphs: ShippedGraphs | None = None  # its shipped ONNX graphs, made from exactly these weights
-    _bytes_per_pixel: float | None = None
 
-    @property
+    @cached_property
     def pre(self) -> Callable[[np.ndarray], np.ndarray] | None:
         from llid_cli.classical import model_pre_step
 
         return model_pre_step(self.pre_name, self.pre_settings)
 
-    @property
+    @cached_property
     def bytes_per_pixel(self) -> float:
         """Activation memory per input pixel on the CPU in fp32, from a probe forward (128x128), or
         as its shipped graphs' description recorded it (measured the same way when they were made).
@@ -55,9 +55,7 @@ class LoadedModel:
         Inference frees activations as it goes; a third of the sum of all leaf outputs is a
         conservative peak for these convolutional networks. Used to size tiles for any backend
         (ONNX Runtime does not report its own)."""
-        if self._bytes_per_pixel is None:
-            self._bytes_per_pixel = self.graphs.bytes_per_pixel if self.graphs else _probe(self.module)
-        return self._bytes_per_pixel
+        return self.graphs.bytes_per_pixel if self.graphs else _probe(self.module)
 
 
 def _probe(module: torch.nn.Module) -> float:
@@ -111,7 +109,7 @@ def _load_network(name: str, weights: str | Path | None) -> LoadedModel:
         input_multiple=int(getattr(module, "multiple", spec.input_multiple)), global_stats=has_global_stats(module),
         native_exposure=bool(getattr(module, "conditions_on_exposure", False)),
         pre_name=spec.pre, pre_settings=dict(getattr(module, "pre_settings", {})), cpu_backend=spec.cpu_backend,
-        graphs=graphs if graphs is not None and made_from(graphs, path) else None,
+        graphs=graphs if graphs is not None and made_from(graphs, path, info.file_sha256) else None,
     )
 
 
@@ -127,11 +125,14 @@ def _load_graphs(name: str, weights: str | Path | None) -> LoadedModel:
         raise ModelError(f"model '{name}' has no ONNX graphs here (these do: {', '.join(shipped) or 'none'}); "
                          "other models run from their weights, which needs torch: pip install 'llid[cpu]'")
     path = Path(weights) if weights else graphs.weights
-    if not made_from(graphs, path):
+    if not path.is_file():
+        raise ModelError("weights file not found", path)
+    info = read_info(path)
+    if not made_from(graphs, path, info.file_sha256):
         raise ModelError("these weights are not the ones the shipped ONNX graphs were made from; running "
                          "other weights needs torch: pip install 'llid[cpu]'", path)
     return LoadedModel(
-        name=name, module=None, info=read_info(path), input_multiple=graphs.input_multiple,
+        name=name, module=None, info=info, input_multiple=graphs.input_multiple,
         global_stats=graphs.global_stats, native_exposure=graphs.native_exposure,
         pre_name=graphs.pre, pre_settings=dict(graphs.pre_settings), cpu_backend="onnx", graphs=graphs,
     )

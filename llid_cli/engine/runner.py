@@ -100,12 +100,17 @@ def _graphs(loaded: LoadedModel, fp16: bool) -> dict[str, Path]:
     return {mode: cached_export(loaded.module, loaded.info.file_sha256, mode, fp16=fp16) for mode in modes}
 
 
+def _bytes_per_pixel(loaded: LoadedModel, backend: Backend) -> float:
+    """Activation bytes per pixel: the runtime's own measure if it has one, else the model's."""
+    return max(backend.bytes_per_pixel() or loaded.bytes_per_pixel, 1.0)
+
+
 def auto_tile(loaded: LoadedModel, backend: Backend) -> int:
     """The tile side for `--tile auto`: on a GPU the largest whose activations fit (256..2048); on
     the CPU the one its runtime runs fastest (`Backend.cpu_tile_bytes`), if memory allows."""
-    per_pixel = backend.bytes_per_pixel() or loaded.bytes_per_pixel
-    fit = backend.free_memory() / max(per_pixel, 1.0)
-    side = fit**0.5 if backend.on_cuda else min(fit, backend.cpu_tile_bytes / max(per_pixel, 1.0)) ** 0.5
+    per_pixel = _bytes_per_pixel(loaded, backend)
+    fit = backend.free_memory() / per_pixel
+    side = fit**0.5 if backend.on_cuda else min(fit, backend.cpu_tile_bytes / per_pixel) ** 0.5
     side = int(max(256, min(2048, side)))
     return side - side % max(1, loaded.input_multiple)
 
@@ -133,7 +138,7 @@ class ModelRunner:
         self.whole_below = 0.0
         if options.tile is None and not self.backend.on_cuda:
             budget = min(WHOLE_WITHIN * self.backend.cpu_tile_bytes, self.backend.free_memory())
-            self.whole_below = budget / max(self.backend.bytes_per_pixel() or loaded.bytes_per_pixel, 1.0)
+            self.whole_below = budget / _bytes_per_pixel(loaded, self.backend)
         self.tiler = Tiler(self.backend.run_batch, tile, options.overlap, loaded.input_multiple, options.batch_size)
         self.tiler.on_progress = options.progress
 

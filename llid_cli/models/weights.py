@@ -149,11 +149,9 @@ def read_weights(path: str | os.PathLike, expected_sha256: str | None = None) ->
             state = {name: handle.get_tensor(name) for name in handle.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelError(f"not a safetensors weights file ({exc}); llid never loads pickled checkpoints", path) from exc
-    if header.get("llid_format") != FORMAT_VERSION or "architecture" not in header:
-        raise ModelError("safetensors file without llid metadata (architecture and arguments unknown)", path)
-    if content_hash(state) != header.get("content_sha256", ""):
+    info = _info(header, path, actual_file_hash)  # refuses files without llid's metadata
+    if content_hash(state) != info.content_sha256:
         raise ModelError("checksum mismatch: the tensors do not match the sha256 recorded in the file", path)
-    info = _info(header, path, actual_file_hash)
     state = flush_denormals({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
     return state, info
 
