@@ -285,3 +285,17 @@ def test_a_variant_is_its_architecture_with_other_weights(tmp_path):
         build_model_runner("resse-night", str(tmp_path / "u.safetensors"))
     card = CliRunner().invoke(cli, ["models", "info", "resse-night"])
     assert card.exit_code == 0 and "variant of" in card.output and "resse (the same network" in card.output
+
+
+def test_building_every_model_leaves_sympy_unimported():
+    """The registry's size check builds each network on PyTorch's meta device, where arange,
+    arithmetic and copies import sympy (1.5-2 s of every `llid enhance` with lynx or mirnet)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom llid_cli.models import all_specs\n"
+            "for spec in all_specs():\n"
+            "    if spec.learned: spec.build('default')\n"
+            "print(sorted(m for m in ('sympy', 'torch._dynamo') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -49,6 +49,19 @@ def positions(length: int, tile: int, overlap: int, multiple: int) -> list[tuple
     count = 1 + math.ceil((length - tile) / max(tile - room, 1))
     # count * span >= length + (count - 1) * room: neighbours overlap by at least `overlap`.
     span = min(tile, math.ceil((length + (count - 1) * room) / count))
+    # Every tile but the last a multiple long too: the network then pads none of them (a pad is a
+    # copy of the tile, and it leaves the CPU's channels-last layout). To the nearer multiple, if
+    # the overlaps allow shortening them; else to the next one up, within `tile`.
+    down, up = span - span % multiple, min(tile - tile % multiple, span + (-span) % multiple)
+    if down >= multiple and 2 * (span - down) < multiple:
+        aligned = _spread(length, down, count, multiple)
+        if all(s1 <= e0 - overlap for (_, e0), (s1, _) in zip(aligned, aligned[1:])):
+            return aligned
+    return _spread(length, up, count, multiple)
+
+
+def _spread(length: int, span: int, count: int, multiple: int) -> list[tuple[int, int]]:
+    """`count` tiles `span` long (the last one to the end), starts aligned and evenly spread."""
     starts = [int(i * (length - span) / (count - 1)) for i in range(count)]
     starts = [s - s % multiple for s in starts]
     return [(s, s + span) for s in starts[:-1]] + [(starts[-1], length)]
@@ -179,7 +192,7 @@ class Tiler:
         shape = None
         for c, (left, right) in enumerate(cols):
             tile_in = to_float(np.ascontiguousarray(pixels[top:bottom, left:right]))
-            weight = wy[:, None] * weights_1d(cols, c)[None, :]
+            weight = (wy, weights_1d(cols, c))
             if shape is not None and (tile_in.shape != shape or len(pending) == self.batch_size):
                 self._flush(band, pending)
                 pending = []
@@ -190,15 +203,41 @@ class Tiler:
     def _flush(self, band, pending) -> None:
         if not pending:
             return
-        batch = np.stack([p[2] for p in pending])
+        batch = pending[0][2][None] if len(pending) == 1 else np.stack([p[2] for p in pending])
         result = self.run_batch(batch)
         self.stats.tiles += len(pending)
-        for (left, right, _, weight), tile_out in zip(pending, result):
-            tile_out *= weight[:, :, None]  # the backend's own output array: weighted in place
-            band[:, left:right] += tile_out
+        for (left, right, _, (wy, wx)), tile_out in zip(pending, result):
+            _blend_into(band[:, left:right], tile_out, wy, wx)
         self._done += len(pending)
         if self.on_progress is not None:
             self.on_progress(self._done, self._planned)
+
+
+def _blend_into(target: np.ndarray, tile: np.ndarray, wy: np.ndarray, wx: np.ndarray) -> None:
+    """target += tile weighted by the outer product of wy (rows) and wx (columns).
+
+    The weights are 1 inside a tile and ramp only across its overlaps, so only those border
+    strips are multiplied (in place: `tile` is the backend's own output array), and rows and
+    columns whose weight is 0 are not added at all. Weighting every pixel cost lynx-fast at
+    12 MP 0.3 s of 2.6.
+    """
+    rows, cols = _support(wy), _support(wx)
+    tile = tile[rows, cols]
+    for axis, w in ((0, wy[rows]), (1, wx[cols])):
+        inner = np.flatnonzero(w == 1.0)
+        lo, hi = (inner[0], inner[-1] + 1) if inner.size else (len(w), len(w))
+        shape = (-1, 1, 1) if axis == 0 else (1, -1, 1)
+        for part in (slice(0, lo), slice(hi, len(w))):
+            if part.stop > part.start:
+                index = (part,) if axis == 0 else (slice(None), part)
+                tile[index] *= w[part].reshape(shape)
+    target[rows, cols] += tile
+
+
+def _support(w: np.ndarray) -> slice:
+    """The slice from the first to the last nonzero weight."""
+    nonzero = np.flatnonzero(w)
+    return slice(int(nonzero[0]), int(nonzero[-1]) + 1) if nonzero.size else slice(0, 0)
 
 
 def _align(value: int, multiple: int) -> int:

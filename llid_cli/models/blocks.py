@@ -16,13 +16,17 @@ _LUMA = tuple(LUMA_WEIGHTS.tolist())
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
     """Pad H and W at the bottom/right up to `multiple`; returns the padded tensor and the old size.
 
-    Always one replicate pad, even of zero pixels: a branch on the size would be frozen into an
-    exported ONNX graph at the example's size, and replication is valid for inputs of any size.
+    While an ONNX graph is traced it is always one replicate pad, even of zero pixels: a branch
+    on the size would be frozen into the graph at the example's size, and replication is valid
+    for inputs of any size. Run eagerly, an input that is already a multiple (the engine's tiles)
+    is returned as it is: the pad of zero pixels is a copy of the whole input.
     The padded pixels are cropped away afterwards.
     """
     height, width = x.shape[-2], x.shape[-1]
     pad_h = (multiple - height % multiple) % multiple
     pad_w = (multiple - width % multiple) % multiple
+    if pad_h == pad_w == 0 and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export():
+        return x, (height, width)
     return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate"), (height, width)
 
 

@@ -87,9 +87,10 @@ class BlurPool(nn.Module):
 
     def __init__(self, channels: int):
         super().__init__()
-        kernel = torch.tensor([1.0, 2.0, 1.0])
-        kernel = (kernel[:, None] * kernel[None, :]) / 16.0
-        self.register_buffer("kernel", kernel.expand(channels, 1, 3, 3).clone(), persistent=False)
+        # Written out rather than computed: arithmetic and copies on PyTorch's meta device (the registry's size
+        # check builds networks there) imports sympy, 2 s of every load.
+        kernel = [[a * b / 16.0 for b in (1.0, 2.0, 1.0)] for a in (1.0, 2.0, 1.0)]
+        self.register_buffer("kernel", torch.tensor([[kernel]] * channels), persistent=False)
         self.channels = channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
