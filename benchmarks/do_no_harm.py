@@ -7,6 +7,7 @@
   of 255) before and after, and how much it grows on average, in percentage points.
 
     python benchmarks/do_no_harm.py --models resse,lynx,lynx-fast
+    python benchmarks/do_no_harm.py --models lynx,lynx:runs/lynx-exposure/best.safetensors   # NAME:WEIGHTS
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ def main() -> None:
     mixed = [read_image(p) for p in sorted(args.mixed.iterdir())]
     print(f"{len(clean)} well-exposed photos ({args.clean}), {len(mixed)} mixed photos ({args.mixed})")
     print(f"{'model':<12} {'PSNR vs itself':>15} {'worst':>7} {'clipped before':>15} {'after':>7} {'growth (pts)':>13}")
-    for name in args.models.split(","):
-        pipeline = Pipeline(EnhanceOptions(model=name))
+    for entry in args.models.split(","):
+        name, _, weights = entry.partition(":")
+        pipeline = Pipeline(EnhanceOptions(model=name, weights=weights or None))
+        name = entry if len(entry) <= 12 else f"{name}:...{entry[-20:]}"
         scores = [psnr(convert_depth(pipeline.enhance_image(im).pixels, np.uint8), convert_depth(im.pixels, np.uint8))
                   for im in clean]
         before = [clipped(convert_depth(im.pixels, np.uint8)) for im in mixed]

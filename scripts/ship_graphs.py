@@ -18,9 +18,14 @@ from llid_cli.models import all_specs
 
 
 def main() -> None:
-    names = sys.argv[1:] or [spec.name for spec in all_specs() if spec.weights and (weights_dir() / spec.weights).is_file()]
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        raise SystemExit(__doc__)
+    shipped = {spec.name: spec for spec in all_specs() if spec.weights and (weights_dir() / spec.weights).is_file()}
+    names = sys.argv[1:] or list(shipped)
     for name in names:
-        spec = next(s for s in all_specs() if s.name == name)
+        if name not in shipped:
+            raise SystemExit(f"'{name}' is not a zoo model with shipped weights (those: {', '.join(shipped)})")
+        spec = shipped[name]
         description = write_graphs(name, weights_dir() / spec.weights)
         files = sorted(p.name for p in weights_dir().glob(f"{name}.*onnx"))
         size = sum((weights_dir() / f).stat().st_size for f in files)

@@ -216,6 +216,15 @@ def test_auto_tile_is_sane(tmp_path):
     assert 256 <= runner.tiler.tile <= 2048 and runner.tiler.tile % 4 == 0
 
 
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_cpu_tiles_stay_within_the_cpu_bound_for_a_low_resolution_network(backend):
+    """lynx-fast has few activations per pixel; its tiles still stop at CPU_MAX_TILE on the CPU."""
+    from llid_cli.engine.runner import CPU_MAX_TILE
+
+    runner = build_model_runner("lynx-fast", None, EngineOptions(backend=backend, device="cpu"))
+    assert runner.tiler.tile <= CPU_MAX_TILE
+
+
 def test_tiles_align_to_the_loaded_models_own_multiple_not_the_registrys(tmp_path):
     """A unet with depth 5 pads to 32 (its preset's 16 would misalign its pooling grid)."""
     weights = tiny_weights(tmp_path, "unet", depth=5)

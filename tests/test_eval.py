@@ -15,7 +15,7 @@ from skimage.metrics import structural_similarity
 
 from llid_cli.cli import cli
 from llid_cli.io import Image, write_image
-from llid_cli.metrics import mae, psnr, ssim
+from llid_cli.metrics import level_error, mae, psnr, ssim
 from llid_cli.metrics.noref import noise_sigma
 
 
@@ -39,6 +39,12 @@ def test_psnr_and_mae_known_values():
     assert psnr(a, b) == pytest.approx(20 * np.log10(255 / 10))
     assert mae(a, b) == pytest.approx(10 / 255)
     assert psnr(a, a) == float("inf")
+    # The level error sees only the means: a brighter half and a darker half cancel out.
+    assert level_error(a, b) == pytest.approx(10 / 255)
+    c = a.copy()
+    c[:4] += 20
+    c[4:] -= 20
+    assert level_error(a, c) == pytest.approx(0.0) and mae(a, c) == pytest.approx(20 / 255)
 
 
 def test_noise_estimate_tracks_added_noise():

@@ -81,6 +81,37 @@ def test_lynx_renders_the_exposure_it_is_told():
     assert float(exposure_t(shifted)[0] - exposure_t(auto)[0]) == pytest.approx(1.0, abs=0.2)
 
 
+@pytest.mark.parametrize("keep", [(0.25, 0.30), None])
+def test_lynx_does_not_brighten_a_photo_that_is_already_bright(keep):
+    """`keep_exposure`: a head that would brighten every photo by 2 stops brightens only dark
+    ones; a head that darkens still darkens a bright (over-exposed) photo; None turns it off."""
+    from llid_cli.models import get_spec
+
+    torch.manual_seed(0)
+    model = get_spec("lynx").build("tiny", keep_exposure=keep).eval()
+    photos = {"dark": gradient_rgb(64, 96, seed=5, dark=0.15), "bright": gradient_rgb(64, 96, seed=5)}
+    for name, pixels in photos.items():
+        x = torch.from_numpy(pixels.astype(np.float32) / 255).permute(2, 0, 1)[None]
+        brightness = float(np.sqrt(light_map(pixels)).mean())
+        chosen = {}
+        for bias in (0.0, 2.0, -1.0):  # the head's whole output: its change in stops
+            with torch.no_grad():
+                model.exposure_head[-1].weight.zero_()
+                model.exposure_head[-1].bias.fill_(bias)
+                model(x)
+            chosen[bias] = float(model.predicted_exposure[0])
+        assert chosen[-1.0] - chosen[0.0] == pytest.approx(-1.0, abs=1e-4)  # darkening is never held back
+        if name == "bright" and keep is not None:
+            assert brightness > 0.30 and chosen[2.0] == pytest.approx(chosen[0.0], abs=1e-4)
+        else:
+            assert brightness < 0.25 or keep is None
+            assert chosen[2.0] - chosen[0.0] == pytest.approx(2.0, abs=1e-4)
+
+
+def light_map(pixels: np.ndarray) -> np.ndarray:
+    return srgb_to_linear(pixels.astype(np.float32) / 255) @ LINEAR_LUMA
+
+
 @pytest.mark.parametrize("dtype,suffix", [(np.uint8, ".png"), (np.uint16, ".png"), (np.uint8, ".tif")])
 def test_strength_zero_returns_the_input_and_half_is_in_between(tmp_path, dtype, suffix):
     import tifffile

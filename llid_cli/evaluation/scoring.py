@@ -11,12 +11,12 @@ import numpy as np
 from llid_cli.errors import LlidError
 from llid_cli.evaluation.pairing import Case
 from llid_cli.io import read_image
-from llid_cli.metrics import mae, psnr, ssim, to_uint8
+from llid_cli.metrics import level_error, mae, psnr, ssim, to_uint8
 from llid_cli.metrics.noref import no_reference_stats
 
-FULL_REFERENCE = ("psnr", "ssim", "mae", "lpips")
+FULL_REFERENCE = ("psnr", "ssim", "mae", "level", "lpips")  # level: |mean out - mean ref|, the exposure miss
 NO_REFERENCE = ("mean_luma", "contrast", "noise_sigma")
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "mae": False, "lpips": False}
+HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "mae": False, "level": False, "lpips": False}
 
 
 @dataclass
@@ -53,7 +53,8 @@ def gt_mean_scaled(pred8: np.ndarray, ref8: np.ndarray) -> np.ndarray:
 
 
 def _metrics(pred8: np.ndarray, ref8: np.ndarray, lpips_model) -> dict[str, float]:
-    out = {"psnr": psnr(pred8, ref8), "ssim": ssim(pred8, ref8), "mae": mae(pred8, ref8)}
+    out = {"psnr": psnr(pred8, ref8), "ssim": ssim(pred8, ref8), "mae": mae(pred8, ref8),
+           "level": level_error(pred8, ref8)}
     if lpips_model is not None:
         out["lpips"] = lpips_model.distance(pred8, ref8)
     return out

@@ -1,5 +1,5 @@
 """Image quality metrics against references, on 8-bit RGB."""
 
-from llid_cli.metrics.fidelity import mae, psnr, ssim, to_uint8
+from llid_cli.metrics.fidelity import level_error, mae, psnr, ssim, to_uint8
 
-__all__ = ["mae", "psnr", "ssim", "to_uint8"]
+__all__ = ["level_error", "mae", "psnr", "ssim", "to_uint8"]

@@ -30,6 +30,12 @@ def mae(pred: np.ndarray, ref: np.ndarray) -> float:
     return float(np.mean(np.abs(pred.astype(np.float64) - ref.astype(np.float64))) / 255.0)
 
 
+def level_error(pred: np.ndarray, ref: np.ndarray) -> float:
+    """Absolute difference of the two images' mean levels in [0, 1] units: how far the output's
+    exposure lands from the reference's, whatever the detail (GT-mean scaling sets it to ~0)."""
+    return float(abs(pred.astype(np.float64).mean() - ref.astype(np.float64).mean()) / 255.0)
+
+
 def ssim(pred: np.ndarray, ref: np.ndarray, win: int = 7) -> float:
     import cv2
 
