@@ -40,16 +40,17 @@ def main() -> None:
     clean = [read_image(p) for p in sorted(args.clean.iterdir())]
     mixed = [read_image(p) for p in sorted(args.mixed.iterdir())]
     print(f"{len(clean)} well-exposed photos ({args.clean}), {len(mixed)} mixed photos ({args.mixed})")
-    print(f"{'model':<12} {'PSNR vs itself':>15} {'worst':>7} {'clipped before':>15} {'after':>7} {'growth (pts)':>13}")
-    for entry in args.models.split(","):
+    entries = args.models.split(",")
+    width = max(12, *map(len, entries))
+    print(f"{'model':<{width}} {'PSNR vs itself':>15} {'worst':>7} {'clipped before':>15} {'after':>7} {'growth (pts)':>13}")
+    for entry in entries:
         name, _, weights = entry.partition(":")
         pipeline = Pipeline(EnhanceOptions(model=name, weights=weights or None))
-        name = entry if len(entry) <= 12 else f"{name}:...{entry[-20:]}"
         scores = [psnr(convert_depth(pipeline.enhance_image(im).pixels, np.uint8), convert_depth(im.pixels, np.uint8))
                   for im in clean]
         before = [clipped(convert_depth(im.pixels, np.uint8)) for im in mixed]
         after = [clipped(convert_depth(pipeline.enhance_image(im).pixels, np.uint8)) for im in mixed]
-        print(f"{name:<12} {np.mean(scores):>15.2f} {np.min(scores):>7.2f} {np.mean(before):>14.2f}% "
+        print(f"{entry:<{width}} {np.mean(scores):>15.2f} {np.min(scores):>7.2f} {np.mean(before):>14.2f}% "
               f"{np.mean(after):>6.2f}% {np.mean(np.subtract(after, before)):>+13.2f}")
 
 

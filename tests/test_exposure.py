@@ -20,10 +20,15 @@ from llid_cli.pipeline import EnhanceOptions, Pipeline
 from llid_cli.tone import LINEAR_LUMA, blend, exposure_of, shift_exposure, srgb_to_linear
 
 
+def light_map(pixels: np.ndarray) -> np.ndarray:
+    """Linear luminance of uint8/uint16 RGB, per pixel."""
+    top = 65535.0 if pixels.dtype == np.uint16 else 255.0
+    return srgb_to_linear(pixels.astype(np.float32) / top) @ LINEAR_LUMA
+
+
 def light(pixels: np.ndarray) -> float:
     """Mean linear luminance of uint8/uint16 RGB."""
-    top = 65535.0 if pixels.dtype == np.uint16 else 255.0
-    return float((srgb_to_linear(pixels.astype(np.float32) / top) @ LINEAR_LUMA).mean())
+    return float(light_map(pixels).mean())
 
 
 def dark_photo(dtype=np.uint8) -> np.ndarray:
@@ -106,10 +111,6 @@ def test_lynx_does_not_brighten_a_photo_that_is_already_bright(keep):
         else:
             assert brightness < 0.25 or keep is None
             assert chosen[2.0] - chosen[0.0] == pytest.approx(2.0, abs=1e-4)
-
-
-def light_map(pixels: np.ndarray) -> np.ndarray:
-    return srgb_to_linear(pixels.astype(np.float32) / 255) @ LINEAR_LUMA
 
 
 @pytest.mark.parametrize("dtype,suffix", [(np.uint8, ".png"), (np.uint16, ".png"), (np.uint8, ".tif")])
