@@ -255,6 +255,19 @@ def test_architecture_arguments_are_checked_against_the_constructor(args, messag
         get_spec("unet").build("tiny", **args)
 
 
+@pytest.mark.parametrize("value,message", [
+    ("maybe", "'lynx' argument 'keep_exposure' must be a list, got 'maybe'"),
+    ([0.1], r"'lynx' argument 'keep_exposure' must be a list of 2 values, got \[0.1\]"),
+    (["a", 0.3], r"'lynx' argument 'keep_exposure\[0\]' must be a number"),
+])
+def test_an_optional_argument_is_checked_like_its_type(value, message):
+    """`tuple[float, float] | None`: None turns it off, a list is a tuple, anything else is refused."""
+    with pytest.raises(ModelError, match=message):
+        get_spec("lynx").build("tiny", keep_exposure=value)
+    assert get_spec("lynx").build("tiny", keep_exposure=None).keep_exposure is None
+    assert get_spec("lynx").build("tiny", keep_exposure=[0.2, 0.3]).keep_exposure == (0.2, 0.3)
+
+
 def test_yaml_and_json_values_become_what_the_constructor_annotates(tmp_path):
     model = get_spec("clahe-cnn").build("tiny", widths=[4, 4, 8], pre_grid=[3, 2], pre_clip=3)
     assert model.pre_settings == {"tile_grid": (3, 2), "clip_limit": 3.0}

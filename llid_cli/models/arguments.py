@@ -11,6 +11,7 @@ model, the argument and what was expected.
 from __future__ import annotations
 
 import inspect
+import types
 import typing
 from functools import lru_cache
 from typing import Annotated, Any
@@ -43,8 +44,9 @@ def check_arguments(model: str, builder, args: dict[str, Any]) -> dict[str, Any]
         except ValidationError as exc:
             error = first_error(exc)
             what = f"'{model}' argument '{name}'"
-            if error["type"] == "missing" and typing.get_origin(hint) is tuple:  # a fixed-size tuple given too few
-                raise ModelError(f"{what} must be a list of {len(typing.get_args(hint))} values, got {value!r}") from None
+            fixed = next((h for h in (hint, *typing.get_args(hint)) if typing.get_origin(h) is tuple), None)
+            if error["type"] == "missing" and fixed is not None:  # a fixed-size tuple given too few
+                raise ModelError(f"{what} must be a list of {len(typing.get_args(fixed))} values, got {value!r}") from None
             inner = "".join(f"[{part}]" for part in error["loc"])
             raise ModelError(describe(error, name + inner).replace(f"'{name}", f"'{model}' argument '{name}", 1)) from None
     return out
@@ -66,6 +68,8 @@ def _strict(hint: Any) -> Any:
         return Number
     if hint is str:
         return Text
+    if origin in (typing.Union, types.UnionType):  # e.g. `tuple[float, float] | None`
+        return typing.Union[tuple(p if p is type(None) else _strict(p) for p in params)]
     if origin is tuple:
         if len(params) == 2 and params[1] is Ellipsis:
             return Annotated[tuple[_strict(params[0]), ...], length_at_most(MAX_SIZE)]
