@@ -18,8 +18,12 @@ models is the *exposure decision*, and their cost is full-resolution 3x3 convolu
   monotone tone curve per channel (16 knots, identity at initialisation), applied to the input, and
   FiLM modulations for the decoder; the decoder adds the residual that denoises and restores detail.
   A curve brightens without washing colours out, and a well-exposed photo needs only the identity.
-- **Tiling.** The only global operation is `GlobalTone`, a `GlobalStats` layer: for a tiled photo
-  the engine records its pooled vector on the whole photo and replays it in every tile.
+- **Highlights roll off.** What the residual would push past white is compressed above a knee,
+  just enough that the photo's brightest area the camera did not clip lands under white
+  (`HighlightShoulder`, outside training): lamps and floodlit walls keep their texture.
+- **Tiling.** The global operations are `GlobalTone` and the shoulder's top value, both
+  `GlobalStats` layers: for a tiled photo the engine records them on the whole photo and replays
+  them in every tile.
   The network pads its own input to `unshuffle * 4` and crops back.
 """
 
@@ -31,6 +35,7 @@ from torch import nn
 
 from llid_cli.models.blocks import crop_to, linear_luminance, pad_to_multiple, srgb_to_linear
 from llid_cli.models.context import GlobalStats
+from llid_cli.models.highlights import HighlightShoulder
 from llid_cli.models.registry import add_variant, register
 
 CURVE_KNOTS = 16  # knots of the tone curve, evenly spaced in sqrt(x): denser in the shadows
@@ -183,14 +188,16 @@ def _lookup(x: torch.Tensor, knots: torch.Tensor, dim: int) -> torch.Tensor:
         "tiny": {"width": 8, "unshuffle": 2, "blocks": (1, 1, 1, 1, 1)},
     },
     input_multiple=16,  # the largest the presets need (unshuffle 4 x two down-samplings)
-    global_ops=("global tone branch: histogram, exposure, colour balance and pooled bottleneck features",),
+    global_ops=("global tone branch: histogram, exposure, colour balance and pooled bottleneck features",
+                "highlight shoulder: the brightest output area the camera did not clip"),
     weights="lynx.safetensors",
 )
 class Lynx(nn.Module):
     conditions_on_exposure = True
 
     def __init__(self, width: int = 16, unshuffle: int = 2, blocks: tuple[int, ...] = (1, 2, 4, 2, 1),
-                 global_features: int = 32, hidden: int = 96, keep_exposure: tuple[float, float] | None = (0.25, 0.30)):
+                 global_features: int = 32, hidden: int = 96, keep_exposure: tuple[float, float] | None = (0.25, 0.30),
+                 highlights: tuple[float, float] | None = (0.8, 0.97)):
         """`keep_exposure` (low, high): the automatic exposure does not brighten a photo whose mean
         brightness (the mean of sqrt(luminance), a perceptual level in [0, 1]) is `high` or more,
         and fades the head's brightening in down to `low`; darkening (an over-exposed photo) is
@@ -202,6 +209,11 @@ class Lynx(nn.Module):
         training data say where help ends: every SICE input lies below 0.25 (at most 0.243 in
         sice/train) and 95 % of the well-exposed clean photos above 0.27, so SICE photos are
         unaffected. Measured (benchmarks/do_no_harm.py): Kodak 25.7 -> 35.6 dB.
+
+        `highlights` (knee, landing): what the network would push past white is rolled off above
+        `knee` so that the photo's brightest area the camera did not clip lands at `landing`
+        (`HighlightShoulder`); None: clamp. Applied outside training only: the shipped weights
+        learned without it, and it is a rendering choice, like a camera's highlight roll-off.
         """
         super().__init__()
         if len(blocks) != 5:
@@ -211,6 +223,7 @@ class Lynx(nn.Module):
         if keep_exposure is not None and not 0.0 <= keep_exposure[0] < keep_exposure[1] <= 1.0:
             raise ValueError("keep_exposure must be (low, high) with 0 <= low < high <= 1")
         self.keep_exposure = keep_exposure
+        self.shoulder = HighlightShoulder(*highlights) if highlights is not None else None
         self.unshuffle = unshuffle
         self.multiple = unshuffle * 4
         widths = (width, 2 * width, 4 * width)
@@ -266,7 +279,10 @@ class Lynx(nn.Module):
         residual = self.head(h)
         if self.unshuffle > 1:
             residual = F.pixel_shuffle(residual, self.unshuffle)
-        return crop_to((self.curve(x, knots) + residual).clamp(0.0, 1.0), size)
+        out = self.curve(x, knots) + residual
+        if self.shoulder is not None and not self.training:
+            out = self.shoulder(out, x)
+        return crop_to(out.clamp(0.0, 1.0), size)
 
 
 def _modulate(h: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
