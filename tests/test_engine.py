@@ -178,6 +178,22 @@ def test_onnx_export_matches_pytorch(tmp_path, monkeypatch, name):
     assert cached and all(p.name[:24] for p in cached)
 
 
+def test_cached_exports_are_not_reused_after_the_networks_code_changed(tmp_path, monkeypatch):
+    """Same weights, other code (a lynx that gained a highlight shoulder): a new export, not the
+    stale one, which would render the old way or no longer fit the recorded statistics."""
+    from llid_cli.engine import export
+
+    monkeypatch.setenv("LLID_CACHE_DIR", str(tmp_path / "cache"))
+    weights = tiny_weights(tmp_path, "resse")
+    cache = tmp_path / "cache" / "onnx"
+    build_model_runner("resse", weights, EngineOptions(backend="onnx", tile=1024))(photo(40, 56))
+    before = set(cache.glob("*.onnx"))
+    monkeypatch.setattr(export, "_models_code", lambda: "another-version")
+    build_model_runner("resse", weights, EngineOptions(backend="onnx", tile=1024))(photo(40, 56))
+    after = set(cache.glob("*.onnx")) - before
+    assert before and len(after) == len(before) and all("another-version" in p.name for p in after)
+
+
 def test_export_cli_checks_against_pytorch(tmp_path):
     import onnx
 

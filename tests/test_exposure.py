@@ -89,11 +89,12 @@ def test_lynx_renders_the_exposure_it_is_told():
 @pytest.mark.parametrize("keep", [(0.25, 0.30), None])
 def test_lynx_does_not_brighten_a_photo_that_is_already_bright(keep):
     """`keep_exposure`: a head that would brighten every photo by 2 stops brightens only dark
-    ones; a head that darkens still darkens a bright (over-exposed) photo; None turns it off."""
+    ones; a head that darkens still darkens a bright (over-exposed) photo; None turns it off.
+    (The head alone: with `bracket_exposure` a dark photo's exposure is the bracket's.)"""
     from llid_cli.models import get_spec
 
     torch.manual_seed(0)
-    model = get_spec("lynx").build("tiny", keep_exposure=keep).eval()
+    model = get_spec("lynx").build("tiny", keep_exposure=keep, bracket_exposure=None).eval()
     photos = {"dark": gradient_rgb(64, 96, seed=5, dark=0.15), "bright": gradient_rgb(64, 96, seed=5)}
     for name, pixels in photos.items():
         x = torch.from_numpy(pixels.astype(np.float32) / 255).permute(2, 0, 1)[None]
@@ -212,3 +213,57 @@ def test_classical_brightening_options_are_refused_where_they_would_be_ignored(t
     for args in (["--model", "clahe", "--gain", "3"], ["--pre", "clahe", "--model", "lynx", "--target-luma", "0.3"]):
         result = CliRunner().invoke(cli, ["enhance", str(source), "-o", str(tmp_path / "o.png"), "--overwrite", *args])
         assert result.exit_code == 0, result.output
+
+
+def _scene(scale: float, seed: int = 1, shadows: float = 0.5) -> torch.Tensor:
+    """A textured scene in linear light (a share `shadows` of it 16x darker), scaled, as sRGB."""
+    from llid_cli.models.blocks import linear_to_srgb
+
+    rng = np.random.default_rng(seed)
+    light = rng.uniform(0.05, 1.0, (1, 3, 96, 128)).astype(np.float32)
+    light[..., : int(128 * shadows)] /= 16
+    return linear_to_srgb(torch.from_numpy(light) * scale)
+
+
+def test_bracket_fusion_does_not_depend_on_the_photos_own_exposure():
+    """The references of one scene share one exposure whatever frame was the input: so does the
+    simulated bracket's fusion (it starts from the photo's brightest area), and a scene with more
+    shadow fuses darker."""
+    from llid_cli.models.blocks import exposure_of
+    from llid_cli.models.fusion import BracketFusion
+
+    fusion = BracketFusion()
+    with torch.no_grad():
+        bright, dark = fusion(_scene(1.0)), fusion(_scene(1 / 8))
+        assert float(exposure_of(_scene(1.0)) - exposure_of(_scene(1 / 8))) == pytest.approx(3.0, abs=0.05)
+        assert float(bright) == pytest.approx(float(dark), abs=0.05)
+        assert float(fusion(_scene(1 / 8, shadows=0.9))) < float(dark) - 0.3
+        both = fusion(torch.cat([_scene(1.0), _scene(1 / 8, shadows=0.9)]))  # one photo never leaks into another
+        assert torch.allclose(both, torch.cat([bright, fusion(_scene(1 / 8, shadows=0.9))]), atol=1e-5)
+        fused = fusion.fuse(_scene(1 / 8))
+    assert fused.shape == (1, 3, 128, 128) and 0.3 < float(fused.mean()) < 0.7  # a well-exposed rendering
+
+
+def test_lynx_takes_a_dark_photos_exposure_from_its_bracket_and_leaves_bright_ones_to_its_head():
+    import torch.nn.functional as F
+
+    from llid_cli.models import get_spec
+    from llid_cli.models.fusion import BracketFusion
+    from llid_cli.models.lynx import BRACKET_SHRINK
+
+    torch.manual_seed(0)
+    line = (0.5, -1.2)
+    model = get_spec("lynx").build("tiny", bracket_exposure=line).eval()
+    plain = get_spec("lynx").build("tiny", bracket_exposure=None).eval()
+    plain.load_state_dict(model.state_dict())
+    for scale in (1 / 16, 1 / 64):  # two exposures of one dark scene: one automatic exposure
+        x = _scene(scale)
+        with torch.no_grad():
+            model(x)
+            fused = BracketFusion()(F.avg_pool2d(x, BRACKET_SHRINK))
+        assert float(model.predicted_exposure[0]) == pytest.approx(line[0] * float(fused[0]) + line[1], abs=1e-4)
+    bright = torch.from_numpy(gradient_rgb(96, 128, seed=5).astype(np.float32) / 255).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        model(bright)
+        plain(bright)
+    assert float(model.predicted_exposure[0]) == pytest.approx(float(plain.predicted_exposure[0]), abs=1e-5)

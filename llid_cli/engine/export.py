@@ -7,6 +7,8 @@ ONNX Runtime: a *capture* graph (image -> output and the photo's statistics) and
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,12 +101,26 @@ class _ExposureInput(torch.nn.Module):
 
 def cached_export(model: torch.nn.Module, weights_sha256: str, mode: str, opset: int = DEFAULT_OPSET,
                   fp16: bool = False) -> Path:
-    """An export in the user cache, keyed by the weights' sha256, made once."""
-    name = f"{weights_sha256[:24]}-{mode}-opset{opset}-g{GRAPH_FORMAT}{'-fp16' if fp16 else ''}.onnx"
+    """An export in the user cache, keyed by the weights' sha256 and the networks' code, made once.
+
+    The code is part of the key because a network can change what it computes without new
+    weights (lynx's highlight shoulder and bracket exposure did): an export cached before
+    would silently render the old way, or no longer fit the engine's recorded statistics."""
+    name = f"{weights_sha256[:24]}-{_models_code()}-{mode}-opset{opset}-g{GRAPH_FORMAT}{'-fp16' if fp16 else ''}.onnx"
     path = onnx_cache_dir() / name
     if not path.is_file():
         export_onnx(model, path, mode, opset, fp16)
     return path
+
+
+@functools.lru_cache(maxsize=1)
+def _models_code() -> str:
+    """A short hash of the source of every network (`llid_cli/models/*.py`)."""
+    folder = Path(__file__).resolve().parents[1] / "models"
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 @dataclass
