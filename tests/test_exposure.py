@@ -244,6 +244,17 @@ def test_bracket_fusion_does_not_depend_on_the_photos_own_exposure():
     assert fused.shape == (1, 3, 128, 128) and 0.3 < float(fused.mean()) < 0.7  # a well-exposed rendering
 
 
+def test_bracket_fusion_is_stable_on_neutral_areas():
+    """A grey scene has no saturation in any frame: Mertens's bare product leaves its weights to
+    rounding noise, so a change far below one code value must not move the result."""
+    from llid_cli.models.fusion import BracketFusion
+
+    grey = _scene(1 / 8)[:, :1].repeat(1, 3, 1, 1)
+    nudged = grey + 1e-6 * torch.from_numpy(np.random.default_rng(2).standard_normal(grey.shape).astype(np.float32))
+    with torch.no_grad():
+        assert float(BracketFusion()(grey)) == pytest.approx(float(BracketFusion()(nudged)), abs=1e-3)
+
+
 def test_lynx_takes_a_dark_photos_exposure_from_its_bracket_and_leaves_bright_ones_to_its_head():
     import torch.nn.functional as F
 

@@ -7,7 +7,8 @@ on `sice/val` against 0.29; 0.32 against 0.31 on held-out scenes), yet told the 
 exposure, lynx scores 25.7 dB on `sice/val` instead of 22.9. So the photo's own bracket is
 simulated: its linear light scaled so that its brightest area is just white, then 17 frames one
 stop apart (each clipped and encoded as a camera would), fused with Mertens's weights (contrast,
-saturation, well-exposedness) by Laplacian-pyramid blending. What is measured is the fused
+saturation, well-exposedness; the first two floored, so that neutral and flat areas are weighed by
+their exposure rather than by rounding noise) by Laplacian-pyramid blending. What is measured is the fused
 photo's exposure (log2 of its mean linear luminance). It does not depend on the photo's own
 exposure (the bracket starts from its brightest area), as the references of one scene do not
 depend on which frame was the input, and it sees what fusion sees: how much of the scene is
@@ -29,6 +30,8 @@ from llid_cli.models.blocks import exposure_of, linear_to_srgb, srgb_to_linear
 SIDE = 128  # thumbnail side: pyramid depth log2(128) = 7, as for a 128-pixel photo in OpenCV's fusion
 STOPS = 16  # the bracket: 17 frames, 0 to +16 stops from "brightest area at white"
 SIGMA = 0.2  # Mertens's well-exposedness width around mid-grey
+CONTRAST_FLOOR = 1e-3
+SATURATION_FLOOR = 1e-2
 
 
 class BracketFusion(nn.Module):
@@ -76,7 +79,10 @@ class BracketFusion(nn.Module):
         contrast = F.conv2d(F.pad(grey, (1, 1, 1, 1), mode="reflect"), self.laplacian).abs()
         saturation = ((frames - frames.mean(dim=1, keepdim=True)) ** 2).mean(dim=1, keepdim=True).sqrt()  # torch.std: 50 ms here
         exposed = torch.exp(-((frames - 0.5) ** 2).sum(dim=1, keepdim=True) / (2 * SIGMA**2))
-        return contrast * saturation * exposed + 1e-12
+        # Floors on contrast and saturation: a neutral or flat area has (near) zero of either in
+        # every frame, and Mertens's product then leaves its weights to rounding noise (a 1e-7
+        # change in saturation moved sice/val by 0.07 dB); with them, well-exposedness decides.
+        return (contrast + CONTRAST_FLOOR) * (saturation + SATURATION_FLOOR) * exposed + 1e-12
 
     def _down(self, x: torch.Tensor) -> torch.Tensor:
         """Blur and halve each channel (one-channel images: the kernel's shape stays fixed for ONNX)."""
