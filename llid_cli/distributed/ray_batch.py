@@ -76,7 +76,7 @@ class RayBatch:
         self.max_pixels = max_pixels
         self.actors: list = []
         self.targets: list[Path] = []
-        self.flights: dict = {}  # object ref -> (actor index, source, target) of each file in flight
+        self.flights: dict = {}  # object ref -> (actor index, source, target, output there before) of each file in flight
 
     # ------------------------------------------------------------------ set-up
     def __enter__(self) -> RayBatch:
@@ -143,14 +143,20 @@ class RayBatch:
             for index, actor in enumerate(self.actors):
                 while pending and load[index] < self.ray_options.in_flight:
                     source, target = pending.popleft()
+                    there = skip_existing and target.exists()
                     ref = actor.run.remote(os.path.abspath(source), os.path.abspath(target), skip_existing)
-                    flights[ref] = (index, source, target)
+                    flights[ref] = (index, source, target, there)
                     load[index] += 1
             done, _ = ray.wait(list(flights), num_returns=1)
             for ref in done:
-                index, source, target = flights.pop(ref)
+                index, source, target, there = flights.pop(ref)
                 load[index] -= 1
-                yield self._result(ray, ref, source, target)
+                result = self._result(ray, ref, source, target)
+                if result.status == "skipped" and not there:
+                    # A worker wrote it, then died before answering, and Ray's retry found the
+                    # output: this run made it, so it is done, not "already there".
+                    result.status = "done"
+                yield result
 
     def _result(self, ray, ref, source: Path, target: Path) -> FileResult:
         try:
