@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llid_cli.models.blocks import exposure_of, linear_to_srgb, srgb_to_linear
+from llid_cli.models.blocks import exposure_of, linear_to_srgb, luma, srgb_to_linear
 
 SIDE = 128  # thumbnail side: pyramid depth log2(128) = 7, as for a 128-pixel photo in OpenCV's fusion
 STOPS = 16  # the bracket: 17 frames, 0 to +16 stops from "brightest area at white"
@@ -45,7 +45,6 @@ class BracketFusion(nn.Module):
         self.register_buffer("laplacian", torch.tensor(laplacian).view(1, 1, 3, 3), persistent=False)
         # 1-D (viewed as 5-D where used): the engine turns a model channels-last, which a 5-D buffer refuses.
         self.register_buffer("gains", torch.tensor([2.0**k for k in range(STOPS + 1)]), persistent=False)
-        self.register_buffer("grey", torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, small: torch.Tensor) -> torch.Tensor:
         """B x 3 x h x w sRGB (any size; it is resampled to 128 x 128) -> B fused exposures."""
@@ -75,8 +74,7 @@ class BracketFusion(nn.Module):
         return fused.clamp(0.0, 1.0)
 
     def _weights(self, frames: torch.Tensor) -> torch.Tensor:
-        grey = (frames * self.grey).sum(dim=1, keepdim=True)
-        contrast = F.conv2d(F.pad(grey, (1, 1, 1, 1), mode="reflect"), self.laplacian).abs()
+        contrast = F.conv2d(F.pad(luma(frames), (1, 1, 1, 1), mode="reflect"), self.laplacian).abs()
         saturation = ((frames - frames.mean(dim=1, keepdim=True)) ** 2).mean(dim=1, keepdim=True).sqrt()  # torch.std: 50 ms here
         exposed = torch.exp(-((frames - 0.5) ** 2).sum(dim=1, keepdim=True) / (2 * SIGMA**2))
         # Floors on contrast and saturation: a neutral or flat area has (near) zero of either in

@@ -103,14 +103,20 @@ class GlobalTone(GlobalStats):
         self.register_buffer("bins", torch.tensor([float(i) for i in range(HISTOGRAM_BINS)]).view(1, -1, 1, 1), persistent=False)
         self.size = 1 + HISTOGRAM_BINS + 3 + features
 
-    def forward(self, x: torch.Tensor, features: torch.Tensor, shrink: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, features: torch.Tensor, shrink: int,
+                bracket: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The vector for input `x`, whose statistics are measured on it shrunk `shrink` times, and
-        the exposure of a fusion of its simulated bracket (`BracketFusion`, on `x` shrunk 4 times:
-        a 512-pixel photo is fused at 128 pixels, as its coefficients were fitted). Only when they
-        are not replayed: a tile does not pay for them."""
-        pooled, bracket = self.stats(lambda: (self._pool(F.avg_pool2d(x, shrink), features),
-                                              self.bracket(F.avg_pool2d(x, BRACKET_SHRINK))))
-        return pooled, bracket
+        with `bracket` the exposure of a fusion of its simulated bracket (else None: training and
+        a lynx without `bracket_exposure` do not use it, and it is the dearer half). Only when
+        they are not replayed: a tile does not pay for them."""
+        stats = self.stats(lambda: (self._pool(F.avg_pool2d(x, shrink), features),
+                                    *((self.fused_exposure(x),) if bracket else ())))
+        return stats[0], stats[1] if bracket else None
+
+    def fused_exposure(self, x: torch.Tensor) -> torch.Tensor:
+        """B exposures of the fusion of each photo's simulated bracket (`BracketFusion`), on `x`
+        shrunk 4 times: a 512-pixel photo is fused at 128 pixels, as `bracket_exposure` was fitted."""
+        return self.bracket(F.avg_pool2d(x, BRACKET_SHRINK))
 
     def help_needed(self, pooled: torch.Tensor, low: float, high: float) -> torch.Tensor:
         """1 for a photo whose mean brightness is at most `low`, 0 from `high` up, linear between.
@@ -281,11 +287,12 @@ class Lynx(nn.Module):
         skip2 = self.encoder2(self.down1(skip1))
         h = self.down2(skip2)
 
-        pooled, bracket = self.tone(x, h, self.multiple)
+        use_bracket = self.bracket_exposure is not None and not self.training
+        pooled, bracket = self.tone(x, h, self.multiple, use_bracket)
         own = pooled[:, 0]
         change = self.exposure_head(pooled)[:, 0]  # stops from the photo's own exposure
         help_needed = self.tone.help_needed(pooled, *self.keep_exposure) if self.keep_exposure is not None else None
-        if self.bracket_exposure is not None and not self.training:  # a dark photo takes the fused bracket's exposure
+        if use_bracket:  # a dark photo takes the fused bracket's exposure
             slope, intercept = self.bracket_exposure
             fused = slope * bracket + intercept - own
             change = fused if help_needed is None else help_needed * fused + (1.0 - help_needed) * change
