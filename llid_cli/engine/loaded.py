@@ -102,7 +102,7 @@ def _load_network(name: str, weights: str | Path | None) -> LoadedModel:
             f"model '{name}' has no trained weights here (looked for {path}); "
             "train them with `llid train` and pass --weights FILE"
         )
-    module, info = load_model(path, architecture=spec.architecture)
+    module, info = load_model(path, architecture=spec.architecture, arguments=spec.arguments)
     graphs = _shipped(name)
     return LoadedModel(
         name=name, module=module, info=info,

@@ -29,6 +29,9 @@ class ModelSpec:
     # The faster runtime for it on a CPU (`--backend auto`), measured with benchmarks/engine_speed.py:
     # ONNX Runtime wins for the full-resolution networks, PyTorch for lynx (see docs/engine.md).
     cpu_backend: str = "torch"
+    # Constructor arguments this name runs with unless its weights file records them: a variant's
+    # own rendering choices (lynx-fast leaves out a filter that would cost it a third of its speed).
+    arguments: dict[str, Any] = field(default_factory=dict)
 
     @property
     def learned(self) -> bool:
@@ -98,10 +101,13 @@ def register(name: str, **spec_fields) -> Callable:
     return decorator
 
 
-def add_variant(name: str, of: str, weights: str, description: str) -> ModelSpec:
-    """Register other trained weights of architecture `of` under their own model name."""
+def add_variant(name: str, of: str, weights: str, description: str,
+                arguments: dict[str, Any] | None = None) -> ModelSpec:
+    """Register other trained weights of architecture `of` under their own model name, with
+    `arguments` it runs with unless its weights file records them."""
     base = _REGISTRY[of]
-    return add_spec(replace(base, name=name, description=description, weights=weights, variant_of=of))
+    return add_spec(replace(base, name=name, description=description, weights=weights, variant_of=of,
+                            arguments=dict(arguments or {})))
 
 
 def add_spec(spec: ModelSpec) -> ModelSpec:

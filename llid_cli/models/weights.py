@@ -169,8 +169,10 @@ def _info(header: dict[str, str], path: Path, sha256: str) -> WeightsInfo:
         raise ModelError(f"unreadable metadata ({exc})", path) from exc
 
 
-def load_model(path: str | os.PathLike, expected_sha256: str | None = None, architecture: str | None = None):
-    """Rebuild the network a weights file describes, load its tensors, and put it in eval mode."""
+def load_model(path: str | os.PathLike, expected_sha256: str | None = None, architecture: str | None = None,
+               arguments: dict[str, Any] | None = None):
+    """Rebuild the network a weights file describes, load its tensors, and put it in eval mode.
+    `arguments`: constructor arguments used where the file records none (a variant's own)."""
     from llid_cli.models.registry import get_spec
 
     state, info = read_weights(path, expected_sha256)
@@ -178,7 +180,7 @@ def load_model(path: str | os.PathLike, expected_sha256: str | None = None, arch
         raise ModelError(f"these are '{info.architecture}' weights, not '{architecture}'", path)
     spec = get_spec(info.architecture)
     try:
-        model = spec.construct(info.arch_args)
+        model = spec.construct({**(arguments or {}), **info.arch_args})
     except ModelError as exc:
         raise ModelError(f"weights metadata: {exc}", path) from exc
     try:

@@ -1,0 +1,134 @@
+"""Grain that brightening added to the shadows is smoothed, and nothing else: lynx's noise filter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from llid_cli.engine.loaded import load
+from llid_cli.engine.runner import EngineOptions, build_model_runner
+from llid_cli.models import get_spec
+from llid_cli.models.denoise import AmplifiedNoiseFilter
+from llid_cli.models.weights import save_weights
+
+SETTINGS = (1.5, 0.3, 6.0)  # lynx's defaults
+
+
+def night_scene(seed: int = 0) -> np.ndarray:
+    """A dark photo (float, 0-255 scale): a black sky with coloured noise of 1.5 levels over a lit
+    facade with fine coloured texture (a checkerboard of warm and cool stone, +-3 levels of red and
+    blue at 25), as a camera's JPEG holds them."""
+    rng = np.random.default_rng(seed)
+    pixels = 4.0 + rng.normal(0.0, 1.5, (96, 128, 3))
+    rows, cols = np.mgrid[0:48, 0:128]
+    sign = np.where((rows // 2 + cols // 2) % 2 == 0, 1.0, -1.0)[..., None]
+    pixels[48:] = 25.0 + 3.0 * sign * np.array([1.0, 0.0, -1.0])
+    return np.clip(pixels, 0, 255)
+
+
+def tensor(pixels: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy((pixels / 255.0).astype(np.float32)).permute(2, 0, 1)[None]
+
+
+def brightened(gain: float = 8.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(output, input): the scene brightened `gain` times, its noise with it."""
+    x = tensor(night_scene(seed))
+    return (x * gain).clamp(0.0, 1.0), x
+
+
+def ycbcr(image: torch.Tensor) -> np.ndarray:
+    from llid_cli.models.blocks import rgb_to_ycbcr
+
+    return rgb_to_ycbcr(image)[0].numpy() * 255.0
+
+
+def test_the_grain_brightening_added_to_a_night_sky_is_smoothed_and_the_lit_facade_kept():
+    y, x = brightened()
+    with torch.no_grad():
+        out = AmplifiedNoiseFilter(*SETTINGS)(y, x)
+    sky = (slice(None), slice(4, 40), slice(4, 124))  # away from the facade's edge
+    before, after = ycbcr(y)[sky], ycbcr(out)[sky]
+    assert before[1:].std() > 4.0  # coloured speckle: 8 x 1.5 levels spread over Cb and Cr
+    assert after[1:].std() < 0.4 * before[1:].std()  # chroma speckle mostly gone ...
+    assert after[0].std() < 0.8 * before[0].std()  # ... luma grain softened ...
+    assert abs(after[0].mean() - before[0].mean()) < 1.0  # ... and the sky no brighter or darker
+    # The facade (output level 0.78: not a shadow) keeps its texture exactly, and its edge stays sharp.
+    facade = (..., slice(52, 96), slice(0, 128))
+    assert torch.equal(out[facade], y[facade])
+    step = lambda image: image[0, :, 50:54].mean() - image[0, :, 42:46].mean()  # noqa: E731
+    assert float(step(out)) > 0.95 * float(step(y))
+
+
+def test_no_pixel_moves_by_more_than_three_sigmas_of_the_added_noise():
+    """A clipped lamp next to a flat sky: the enlarged coefficients would repaint its rim."""
+    x = torch.full((1, 3, 64, 64), 8 / 255)
+    x[..., 24:32, 24:34] = 1.0
+    y = (x * 6.0).clamp(0.0, 1.0)  # unlimited, its rim came down to 222
+    with torch.no_grad():
+        out = AmplifiedNoiseFilter(*SETTINGS)(y, x)
+    assert float(out[..., 24:32, 24:34].min()) > 245 / 255
+
+
+@pytest.mark.parametrize("gain", [1.0, 0.5])
+def test_a_photo_that_was_not_brightened_comes_back_exactly(gain):
+    x = tensor(night_scene() * 4)
+    with torch.no_grad():
+        assert torch.equal(AmplifiedNoiseFilter(*SETTINGS)(x * gain, x), x * gain)
+
+
+def brightening_lynx(denoise):
+    """A tiny lynx whose residual follows the input's noise eight times over, as a network that
+    lifts a night sky by three stops does."""
+    torch.manual_seed(0)
+    model = get_spec("lynx").build("tiny", denoise=denoise, highlights=None).eval()
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.fill_(0.1)
+    return model
+
+
+def run(model, pixels: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        out = model(tensor(pixels))
+    return (out[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def test_lynx_filters_outside_training_only():
+    noisy = night_scene()
+    filtered, plain = brightening_lynx(SETTINGS), brightening_lynx(None)
+    sky = (slice(4, 40), slice(4, 124))
+    assert run(filtered, noisy)[sky].std() < run(plain, noisy)[sky].std()
+    assert np.array_equal(run(filtered.train(), noisy), run(plain.train(), noisy))  # the loss sees its own output
+
+
+def test_tiles_agree_with_the_whole_photo_on_both_runtimes(tmp_path):
+    """The filter is local (no recorded statistic): tiles overlapping by 32 pixels meet without seams."""
+    model = brightening_lynx(SETTINGS)
+    args = {**get_spec("lynx").presets["tiny"], "denoise": SETTINGS, "highlights": None}
+    path = tmp_path / "lynx.safetensors"
+    save_weights(model, path, "lynx", args)
+    pixels = np.tile(night_scene(), (2, 2, 1)).round().astype(np.uint8)
+    whole = build_model_runner("lynx", str(path), EngineOptions(tile=1024))(pixels)
+    assert np.array_equal(whole, run(model, pixels.astype(float)))
+    for backend in ("torch", "onnx"):
+        runner = build_model_runner("lynx", str(path), EngineOptions(backend=backend, tile=96, overlap=32))
+        tiled = runner(pixels)
+        assert runner.tiler.stats.tiles > 1
+        assert np.abs(tiled.astype(int) - whole.astype(int)).max() <= 2
+
+
+def test_lynx_fast_runs_without_it_unless_its_weights_say_otherwise(tmp_path):
+    """The variant's own arguments: the filter would cost lynx-fast a third of its speed."""
+    assert isinstance(load("lynx").module.denoise, AmplifiedNoiseFilter)
+    assert load("lynx-fast").module.denoise is None
+    args = {**get_spec("lynx").presets["tiny"], "denoise": SETTINGS}
+    path = tmp_path / "fast.safetensors"
+    save_weights(get_spec("lynx").build("tiny", denoise=SETTINGS), path, "lynx", args)
+    assert isinstance(load("lynx-fast", path).module.denoise, AmplifiedNoiseFilter)
+
+
+@pytest.mark.parametrize("value", [(0.0, 0.3, 6.0), (1.5, -1.0, 6.0), (1.5, 0.3, -2.0)])
+def test_bad_denoise_settings_are_refused(value):
+    with pytest.raises(Exception, match="denoise must be"):
+        get_spec("lynx").build("tiny", denoise=value)
