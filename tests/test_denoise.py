@@ -132,3 +132,21 @@ def test_lynx_fast_runs_without_it_unless_its_weights_say_otherwise(tmp_path):
 def test_bad_denoise_settings_are_refused(value):
     with pytest.raises(Exception, match="denoise must be"):
         get_spec("lynx").build("tiny", denoise=value)
+
+
+def test_it_works_in_float32_whatever_precision_the_network_runs_at(tmp_path):
+    """bf16 on the CPU (and fp16 on CUDA) cast the buffers; variances of a few levels squared are
+    below half precision's resolution, so the filter computes in float32."""
+    model = brightening_lynx(SETTINGS)
+    args = {**get_spec("lynx").presets["tiny"], "denoise": SETTINGS, "highlights": None}
+    path = tmp_path / "lynx.safetensors"
+    save_weights(model, path, "lynx", args)
+    pixels = night_scene().round().astype(np.uint8)
+    full = build_model_runner("lynx", str(path), EngineOptions(backend="torch"))(pixels)
+    half = build_model_runner("lynx", str(path), EngineOptions(backend="torch", precision="bf16"))(pixels)
+    assert np.abs(half.astype(int) - full.astype(int)).mean() < 2.0
+    # In half precision a flat lit area (no variance, no added noise) gave 0 / 0 there: NaN.
+    x = torch.full((1, 3, 32, 32), 0.02)
+    x[..., 8:16, 8:16] = 1.0
+    out = AmplifiedNoiseFilter(*SETTINGS).half()((x * 6).clamp(0, 1).half(), x.half())
+    assert out.dtype == torch.float16 and bool(torch.isfinite(out).all())

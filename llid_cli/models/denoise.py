@@ -25,6 +25,8 @@ training only, like `HighlightShoulder`.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 
@@ -55,7 +57,11 @@ class AmplifiedNoiseFilter(torch.nn.Module):
         self.register_buffer("luma_weights", torch.tensor(LUMA_WEIGHTS, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """`y`: the output in [0, 1]; `x`: the input it was made from (same size, a multiple of 8)."""
+        """`y`: the output in [0, 1]; `x`: the input it was made from (same size, a multiple of 8).
+        Computed in float32 whatever the network's precision: variances of a few levels squared
+        are below half precision's resolution."""
+        dtype = y.dtype
+        y, x = y.float(), x.float()
         small = F.avg_pool2d(y, SCALE)
         level = _coarse(small, small)  # measured as the input is: equal photos, gain exactly 1
         gain = level / _coarse(F.avg_pool2d(x, SCALE), small)
@@ -63,11 +69,12 @@ class AmplifiedNoiseFilter(torch.nn.Module):
         # ... in the shadows: brighter areas keep their texture (lit facades, lamps' surroundings).
         added = added * ((SHADOWS[1] - level) / (SHADOWS[1] - SHADOWS[0])).clamp(0.0, 1.0)
         if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()) and not bool((added > 0).any()):
-            return y  # nothing was brightened: nothing to smooth
+            return y.to(dtype)  # nothing was brightened: nothing to smooth
         # Three-channel depthwise convolutions run 15x faster channels-last on the CPU than planar.
         ycc = rgb_to_ycbcr(small).contiguous(memory_format=torch.channels_last)
-        mean = self._box(ycc)
-        variance = (self._box(ycc * ycc) - mean * mean).clamp_min(0.0)
+        box = partial(_box, rows=self.rows.float(), columns=self.columns.float(), radius=self.radius)
+        mean = box(ycc)
+        variance = (box(ycc * ycc) - mean * mean).clamp_min(0.0)
         luma, chroma = variance[:, :1], 0.5 * (variance[:, 1:2] + variance[:, 2:3])
         keep_luma = luma / (luma + added * self.luma + 1e-12)  # 1: edge or texture, 0: noise
         keep_chroma = chroma / (chroma + added * self.chroma + 1e-12)
@@ -75,27 +82,28 @@ class AmplifiedNoiseFilter(torch.nn.Module):
         # In YCbCr the filtered photo is a * ycc + b, a and b smooth (computed small, enlarged).
         # With one `a` for both chroma channels that is, in RGB and without converting the full
         # photo: a_chroma * y + (a_luma - a_chroma) * luma(y) + rgb(a * offset + b).
-        a, b = self._box(keep), self._box(mean - keep * mean)
+        a, b = box(keep), box(mean - keep * mean)
         # Each pixel moves by at most LIMIT times the noise the gain added there: grain goes, but
         # an edge between a flat lamp and a flat sky is not repainted by the enlarged coefficients.
         limit = LIMIT * added.sqrt()
-        coefficients = torch.cat([ycbcr_to_rgb(a * self.offset + b), a[:, 1:2], a[:, :1] - a[:, 1:2], limit], dim=1)
+        coefficients = torch.cat([ycbcr_to_rgb(a * self.offset.float() + b), a[:, 1:2], a[:, :1] - a[:, 1:2], limit], dim=1)
         coefficients = F.interpolate(coefficients.contiguous(), scale_factor=float(SCALE), mode="bilinear",
                                      align_corners=False)  # one call for all six planes
         constant, a_chroma, a_luma, limit = (coefficients[:, :3], coefficients[:, 3:4], coefficients[:, 4:5],
                                              coefficients[:, 5:6])
-        change = torch.addcmul(constant, a_chroma - 1.0, y).add_(a_luma * F.conv2d(y, self.luma_weights))
-        return torch.clamp(change, min=-limit, max=limit).add_(y)
+        change = torch.addcmul(constant, a_chroma - 1.0, y).add_(a_luma * F.conv2d(y, self.luma_weights.float()))
+        return torch.clamp(change, min=-limit, max=limit).add_(y).to(dtype)
 
-    def _box(self, image: torch.Tensor) -> torch.Tensor:
-        """Per-channel mean over the (2 radius + 1)^2 window; at the borders over the part inside."""
-        r = self.radius
-        summed = F.conv2d(F.conv2d(image, self.rows, padding=(0, r), groups=3), self.columns, padding=(r, 0), groups=3)
-        # The share of the window inside the photo, as a row and a column factor (1 inside).
-        inside = torch.ones_like(image[:1, :1])
-        share_w = F.conv2d(inside[:, :, :1, :], self.rows[:1], padding=(0, r))
-        share_h = F.conv2d(inside[:, :, :, :1], self.columns[:1], padding=(r, 0))
-        return summed * (1.0 / (share_w * share_h))
+
+def _box(image: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor, radius: int) -> torch.Tensor:
+    """Per-channel mean over the (2 radius + 1)^2 window (`rows`, `columns`: the separable
+    kernels); at the borders over the part of the window inside the photo."""
+    summed = F.conv2d(F.conv2d(image, rows, padding=(0, radius), groups=3), columns, padding=(radius, 0), groups=3)
+    # The share of the window inside the photo, as a row and a column factor (1 inside).
+    inside = torch.ones_like(image[:1, :1])
+    share_w = F.conv2d(inside[:, :, :1, :], rows[:1], padding=(0, radius))
+    share_h = F.conv2d(inside[:, :, :, :1], columns[:1], padding=(radius, 0))
+    return summed * (1.0 / (share_w * share_h))
 
 
 def _coarse(small: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
