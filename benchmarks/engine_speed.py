@@ -84,6 +84,12 @@ def main() -> None:
     import cv2
 
     from llid_cli.io import Image, read_image, write_image
+    from llid_cli.models import all_specs
+
+    networks = [spec.name for spec in all_specs() if spec.learned]
+    others = [name for name in args.models.split(",") if name not in networks]
+    if others:  # the classical path runs in the pipeline, not in the engine measured here
+        parser.error(f"not a network of the zoo: {', '.join(others)} (those: {', '.join(networks)})")
 
     src = read_image(args.photo).pixels
     height = int((args.megapixels * 1e6 * 3 / 4) ** 0.5)

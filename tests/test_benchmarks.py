@@ -1,0 +1,53 @@
+"""The benchmark scripts run as their docstrings say, at sizes small enough for a test.
+
+Why: nothing else runs them, and `train_speed.py` had stopped working for lynx's configs (its
+exposure loss needs the network to be told an exposure) without any test noticing. What is
+checked is that each prints a row with a positive figure per configuration, not the figure.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import gradient_rgb
+
+ROOT = Path(__file__).parents[1]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_train_speed_measures_exposure_conditioned_configs():
+    done = _run("benchmarks/train_speed.py", "--threads", "1", "--steps", "1",
+                "--configs", "lynx-fast,lynx-fast-exposure,resse")
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[2:]}
+    assert set(rows) == {"lynx-fast", "lynx-fast-exposure", "resse"}
+    for row in rows.values():
+        assert row[-2] == "cpu" and float(row[-1]) > 0
+
+
+def test_train_speed_refuses_an_unknown_config():
+    done = _run("benchmarks/train_speed.py", "--configs", "lynx,nope")
+    assert done.returncode == 2 and "no committed config nope" in done.stderr
+
+
+def test_engine_speed_prints_a_row_per_model_and_backend(tmp_path):
+    from llid_cli.io import Image, write_image
+
+    photo = tmp_path / "dark.png"
+    write_image(Image(pixels=gradient_rgb(96, 128, dark=0.2)), photo)
+    done = _run("benchmarks/engine_speed.py", str(photo), "--megapixels", "0.05", "--models", "lynx-fast,resse",
+                "--backends", "torch,onnx", "--threads", "1")
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines() if re.match(r"(lynx-fast|resse) ", line)]
+    assert [row[:2] for row in rows] == [["lynx-fast", "torch"], ["lynx-fast", "onnx"], ["resse", "torch"],
+                                         ["resse", "onnx"]]
+    for row in rows:
+        assert "failed:" not in row and float(row[3]) > 0  # MP/s
+    refused = _run("benchmarks/engine_speed.py", str(photo), "--models", "lynx,clahe")
+    assert refused.returncode == 2 and "not a network of the zoo: clahe" in refused.stderr
