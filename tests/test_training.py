@@ -313,3 +313,22 @@ def test_bad_model_args_name_the_config_and_leave_nothing(tmp_path):
     assert f"{config_path}: model.args: 'unet' argument 'context' must be true or false, got 'maybe'" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists() and config_path.read_bytes() == before
+
+
+def test_lynx_fast_configs_train_and_validate_as_the_shipped_variant_runs(tmp_path, tiny_datasets):
+    """lynx-fast ships without the noise filter: its configs say so, so validations score what users
+    get. A fine-tune may start from weights saved with other rendering choices (the shipped
+    lynx-fast weights record none), but not from weights of another shape."""
+    shipped = Path(__file__).parents[1] / "weights" / "lynx-fast.safetensors"
+    for name in ("lynx-fast", "lynx-fast-exposure"):
+        assert load_config(CONFIGS[0].with_name(f"{name}.yaml")).model.args == {"denoise": None}
+    config = shrink(load_config(CONFIGS[0].with_name("lynx-fast-exposure.yaml")), tiny_datasets)
+    config.model.preset, config.model.args, config.model.init = "fast", {"denoise": None}, str(shipped)
+    tuned = Trainer(config, tmp_path / "tuned", device="cpu")
+    assert tuned.model.denoise is None
+    start, _ = load_model(shipped)
+    for key, value in start.state_dict().items():
+        assert torch.equal(tuned.model.state_dict()[key], value), key
+    config.model.args = {"denoise": None, "highlights": None, "width": 8}
+    with pytest.raises(ConfigError, match="model.init: these are 'lynx' weights"):
+        Trainer(config, tmp_path / "other", device="cpu")

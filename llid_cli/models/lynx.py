@@ -213,6 +213,10 @@ def _lookup(x: torch.Tensor, knots: torch.Tensor, dim: int) -> torch.Tensor:
 )
 class Lynx(nn.Module):
     conditions_on_exposure = True
+    # Constructor arguments that choose how the output is rendered outside training, not what the
+    # weights learn (no parameter depends on them): fine-tuning may start from weights saved with
+    # other values of these (`model.init`), e.g. lynx-fast's weights, made with the filter off.
+    rendering_arguments = frozenset({"keep_exposure", "highlights", "bracket_exposure", "denoise"})
 
     def __init__(self, width: int = 16, unshuffle: int = 2, blocks: tuple[int, ...] = (1, 2, 4, 2, 1),
                  global_features: int = 32, hidden: int = 96, keep_exposure: tuple[float, float] | None = (0.25, 0.30),

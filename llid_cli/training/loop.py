@@ -336,12 +336,16 @@ class Trainer:
             raise ConfigError(f"model.init: {exc.reason}", path) from None
 
         def same_arguments() -> bool:
-            # Compared as the constructor takes them: the file's JSON lists against YAML or preset tuples.
+            # Compared as the constructor takes them: the file's JSON lists against YAML or preset
+            # tuples; arguments that only choose how the output is rendered are not compared.
+            rendering = getattr(self.spec.builder, "rendering_arguments", frozenset())
             try:
                 found = check_arguments(self.spec.name, self.spec.builder, info.arch_args)
             except ModelError:
                 return False
-            return found == check_arguments(self.spec.name, self.spec.builder, self.arch_args)
+            wanted = check_arguments(self.spec.name, self.spec.builder, self.arch_args)
+            return {k: v for k, v in found.items() if k not in rendering} == \
+                {k: v for k, v in wanted.items() if k not in rendering}
 
         if info.architecture != self.spec.name or not same_arguments():
             raise ConfigError(f"model.init: these are '{info.architecture}' weights with {info.arch_args}, "
