@@ -37,6 +37,7 @@ class EnhanceOptions:
     engine: EngineOptions = field(default_factory=EngineOptions)
     exposure: float = 0.0  # EV added to the automatic exposure (see llid_cli.tone)
     strength: float = 1.0  # 0: the input unchanged, 1: the full enhancement, mixed in linear light
+    denoise: float | None = None  # the model's noise filter: None as built, 0 off, 2 twice the noise assumed
 
 
 def _classical(settings: ClaheSettings) -> PixelFn:
@@ -61,9 +62,11 @@ def build_enhancer(options: EnhanceOptions) -> PixelFn:
         steps.append(_classical(options.clahe))
         if options.exposure:
             steps.append(lambda pixels: shift_pixels(pixels, options.exposure))
+        if options.denoise:
+            raise LlidError("the classical 'clahe' path has no noise filter (lynx has one)")
     else:
         # A learned model applies --exposure itself: natively where it is conditioned on exposure.
-        steps.append(build_model_runner(model, options.weights, options.engine, options.exposure))
+        steps.append(build_model_runner(model, options.weights, options.engine, options.exposure, options.denoise))
 
     def enhance(pixels: np.ndarray) -> np.ndarray:
         if options.strength == 0:

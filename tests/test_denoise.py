@@ -150,3 +150,93 @@ def test_it_works_in_float32_whatever_precision_the_network_runs_at(tmp_path):
     x[..., 8:16, 8:16] = 1.0
     out = AmplifiedNoiseFilter(*SETTINGS).half()((x * 6).clamp(0, 1).half(), x.half())
     assert out.dtype == torch.float16 and bool(torch.isfinite(out).all())
+
+
+def test_its_strength_is_a_setting_of_every_runtime(tmp_path):
+    """`--denoise`: 0 is the network without the filter, 1 as built, 2 smooths harder; ONNX
+    Runtime's graphs take it as an input and agree with PyTorch."""
+    model = brightening_lynx(SETTINGS)
+    args = {**get_spec("lynx").presets["tiny"], "denoise": SETTINGS, "highlights": None}
+    path = tmp_path / "lynx.safetensors"
+    save_weights(model, path, "lynx", args)
+    pixels = night_scene().round().astype(np.uint8)
+    sky = (slice(4, 40), slice(4, 124))
+    chroma = lambda image: ycbcr(tensor(image.astype(float)))[1:, 4:40, 4:124].std()  # noqa: E731
+    outs = {}
+    for strength in (None, 0.0, 1.0, 2.0):
+        outs[strength] = build_model_runner("lynx", str(path), EngineOptions(backend="torch"), denoise=strength)(pixels)
+    assert np.array_equal(outs[None], outs[1.0])
+    assert np.array_equal(outs[0.0], run(brightening_lynx(None), pixels.astype(float)))
+    assert chroma(outs[0.0]) > 1.5 * chroma(outs[1.0]) > 1.5 * chroma(outs[2.0])
+    assert abs(float(outs[2.0][sky].mean()) - float(outs[0.0][sky].mean())) < 1.0  # no darker or brighter
+    for strength in (0.0, 2.0):
+        onnx = build_model_runner("lynx", str(path), EngineOptions(backend="onnx"), denoise=strength)(pixels)
+        assert np.abs(onnx.astype(int) - outs[strength].astype(int)).max() <= 1
+
+
+def test_the_shipped_lynx_graphs_take_the_strength(tmp_path):
+    from llid_cli.engine.graphs import find_graphs
+    from llid_cli.locations import weights_dir
+
+    assert find_graphs("lynx", [weights_dir()]).noise_filter
+    assert not find_graphs("lynx-fast", [weights_dir()]).noise_filter
+    pixels = night_scene().round().astype(np.uint8)
+    torch_out = build_model_runner("lynx", None, EngineOptions(backend="torch"), denoise=2.0)(pixels)
+    onnx_out = build_model_runner("lynx", None, EngineOptions(backend="onnx"), denoise=2.0)(pixels)
+    assert np.abs(onnx_out.astype(int) - torch_out.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("model", ["lynx-fast", "resse"])
+def test_a_network_without_the_filter_refuses_a_strength(model):
+    from llid_cli.errors import LlidError
+
+    with pytest.raises(LlidError, match=f"model '{model}' has no noise filter"):
+        build_model_runner(model, None, EngineOptions(backend="torch"), denoise=1.0)
+    assert build_model_runner(model, None, EngineOptions(backend="torch"), denoise=0.0) is not None  # off: it is
+
+
+def test_graphs_made_before_the_strength_existed_refuse_one(tmp_path):
+    """An export without the input (an older cached or shipped graph) cannot honour --denoise."""
+    from llid_cli.engine import export
+    from llid_cli.engine.onnx_backend import OnnxBackend
+    from llid_cli.errors import LlidError
+
+    model = brightening_lynx(SETTINGS)
+    old = dict(export.RENDERING_INPUTS)
+    try:
+        del export.RENDERING_INPUTS["denoise"]
+        capture = export.export_onnx(model, tmp_path / "old.capture.onnx", "capture")
+        replay = export.export_onnx(model, tmp_path / "old.replay.onnx", "replay")
+    finally:
+        export.RENDERING_INPUTS.clear()
+        export.RENDERING_INPUTS.update(old)
+    assert OnnxBackend(None, capture, replay) is not None
+    with pytest.raises(LlidError, match="no noise filter strength input"):
+        OnnxBackend(None, capture, replay, denoise=2.0)
+
+
+def test_the_denoise_option_at_the_command_line(tmp_path):
+    """lynx (the default) takes any strength; a model or path without the filter refuses one with a
+    one-line error and writes nothing; out of range is a usage error."""
+    from click.testing import CliRunner
+    from PIL import Image as PILImage
+
+    from llid_cli.cli import cli
+
+    source = tmp_path / "night.png"
+    PILImage.fromarray(np.tile(night_scene(), (2, 2, 1)).round().astype(np.uint8)).save(source)
+    runner = CliRunner()
+    outs = {}
+    for strength in ("0", "2"):
+        out = tmp_path / f"d{strength}.png"
+        result = runner.invoke(cli, ["enhance", str(source), "-o", str(out), "--denoise", strength])
+        assert result.exit_code == 0, result.output
+        outs[strength] = np.asarray(PILImage.open(out)).astype(float)
+    assert outs["2"][8:80, 8:248].std() < outs["0"][8:80, 8:248].std()  # the sky's grain
+    for args, code, message in ((["--model", "resse", "--denoise", "1"], 1, "model 'resse' has no noise filter"),
+                                (["--model", "clahe", "--denoise", "1"], 1, "'clahe' path has no noise filter"),
+                                (["--denoise", "5"], 2, "Invalid value for '--denoise'")):
+        result = runner.invoke(cli, ["enhance", str(source), "-o", str(tmp_path / "o.png"), *args])
+        assert result.exit_code == code and message in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1 or code == 2
+    assert not (tmp_path / "o.png").exists()

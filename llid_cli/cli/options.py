@@ -50,6 +50,9 @@ model_options = _compose(
                  help="Shift the automatic exposure by EV stops (+1: twice the light, -1: half)."),
     click.option("--strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
                  help="How much of the enhancement to apply, mixed in linear light (0: the input unchanged)."),
+    click.option("--denoise", type=click.FloatRange(0.0, 4.0), default=None, metavar="X",
+                 help="Strength of the model's filter for the grain brightening lifts into the shadows: "
+                      "0 off, 2 twice the noise assumed [default: 1 for lynx; other models have none]."),
     click.option("--pre", type=click.Choice(["none", "clahe"]), default="none", show_default=True,
                  help="Classical step applied before the model."),
     click.option("--backend", type=click.Choice(["auto", "torch", "onnx"]), default="auto", show_default=True,
@@ -107,7 +110,7 @@ def enhance_options_from(kwargs: dict):
     return EnhanceOptions(
         model=kwargs.pop("model"), weights=kwargs.pop("weights"),
         pre=None if pre == "none" else pre, clahe=clahe,
-        exposure=kwargs.pop("exposure"), strength=kwargs.pop("strength"),
+        exposure=kwargs.pop("exposure"), strength=kwargs.pop("strength"), denoise=kwargs.pop("denoise"),
         engine=EngineOptions(
             backend=kwargs.pop("backend"), device=kwargs.pop("device"), precision=kwargs.pop("precision"),
             tile=kwargs.pop("tile"), overlap=kwargs.pop("overlap"), threads=kwargs.pop("threads"),

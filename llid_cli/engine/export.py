@@ -21,7 +21,9 @@ from llid_cli.models.context import ContextCapture, ContextReplay, global_layers
 
 DEFAULT_OPSET = 17
 # Bumped when exported graphs change their inputs or outputs, so that stale cached exports are not reused.
-GRAPH_FORMAT = 3  # 3: models that render an exposure take it as the input "exposure" (1 value, EV; 0: automatic)
+# 3: models that render an exposure take it as the input "exposure" (1 value, EV; 0: automatic);
+# 4: models with a noise filter take its strength as the input "denoise" (1 value; 1: as built, 0: off).
+GRAPH_FORMAT = 4
 # An odd example size, so that no size-dependent branch could be frozen at a convenient value.
 _SAMPLE = (1, 3, 67, 91)
 
@@ -62,9 +64,11 @@ def export_onnx(model: torch.nn.Module, path: str | Path, mode: str = "plain", o
         raise LlidError(f"unknown export mode '{mode}'")
     if mode != "plain" and not global_layers(model):
         raise LlidError("this model has no global statistics: export it in plain mode")
-    exposure = bool(getattr(model, "conditions_on_exposure", False))
-    if exposure:
-        module, args, inputs = _ExposureInput(module, model), (*args, torch.zeros(1)), [*inputs, "exposure"]
+    settings = {name: value for name, (attribute, value) in RENDERING_INPUTS.items()
+                if _renders(model, name)}
+    if settings:
+        module, args, inputs = _RenderingInputs(module, model, list(settings)), \
+            (*args, *(torch.full((1,), value) for value in settings.values())), [*inputs, *settings]
     if fp16:
         module, args = module.half(), tuple(a.half() for a in args)
     dynamic = {"image": {0: "batch", 2: "height", 3: "width"}, "output": {0: "batch", 2: "height", 3: "width"}}
@@ -82,21 +86,38 @@ def export_onnx(model: torch.nn.Module, path: str | Path, mode: str = "plain", o
     return path
 
 
-class _ExposureInput(torch.nn.Module):
-    """(graph inputs..., exposure) -> outputs: the EV shift of a network that renders exposure
-    (lynx) as a graph input, so that one graph serves every `--exposure`."""
+# Graph inputs that choose how a network renders, so that one graph serves every setting:
+# name -> (the module attribute the engine sets in PyTorch, the value an export is traced with).
+RENDERING_INPUTS = {"exposure": ("exposure_shift", 0.0), "denoise": ("denoise_strength", 1.0)}
 
-    def __init__(self, graph: torch.nn.Module, model: torch.nn.Module):
+
+def _renders(model: torch.nn.Module, name: str) -> bool:
+    """Whether `model` takes the rendering input `name`: the EV shift of a network that renders
+    exposure itself (lynx), the strength of a noise filter it carries (lynx, not lynx-fast)."""
+    if name == "exposure":
+        return bool(getattr(model, "conditions_on_exposure", False))
+    return getattr(model, "denoise", None) is not None and hasattr(model, "denoise_strength")
+
+
+class _RenderingInputs(torch.nn.Module):
+    """(graph inputs..., rendering settings...) -> outputs: each setting (`RENDERING_INPUTS`) is set
+    on the network for the traced forward, then put back."""
+
+    def __init__(self, graph: torch.nn.Module, model: torch.nn.Module, names: list[str]):
         super().__init__()
-        self.graph, self.model = graph, model
+        self.graph, self.model, self.names = graph, model, names
 
     def forward(self, *args: torch.Tensor):
-        *inputs, exposure = args
-        self.model.exposure_shift = exposure
+        inputs, values = args[:-len(self.names)], args[-len(self.names):]
+        attributes = [RENDERING_INPUTS[name][0] for name in self.names]
+        before = [getattr(self.model, attribute) for attribute in attributes]
+        for attribute, value in zip(attributes, values):
+            setattr(self.model, attribute, value)
         try:
             return self.graph(*inputs)
         finally:
-            self.model.exposure_shift = 0.0
+            for attribute, value in zip(attributes, before):
+                setattr(self.model, attribute, value)
 
 
 def cached_export(model: torch.nn.Module, weights_sha256: str, mode: str, opset: int = DEFAULT_OPSET,
@@ -166,8 +187,8 @@ def export_model(name: str | None, weights: str | Path | None, output: Path, fp1
             expected = model(torch.from_numpy(image)).numpy()
         runtime, dtype = session(output, "auto", 0), np.float16 if fp16 else np.float32
         feeds = {"image": image.astype(dtype)}
-        if "exposure" in {i.name for i in runtime.get_inputs()}:
-            feeds["exposure"] = np.zeros(1, dtype)
+        for name in {i.name for i in runtime.get_inputs()} & set(RENDERING_INPUTS):
+            feeds[name] = np.full(1, RENDERING_INPUTS[name][1], dtype)
         got = runtime.run(None, feeds)[0]
         result.check_photo, result.limit = photo, 1e-2 if fp16 else 1e-3
         result.max_difference = float(np.abs(got.astype(np.float32) - expected).max())

@@ -41,6 +41,7 @@ class ShippedGraphs:
     global_stats: bool
     native_exposure: bool
     bytes_per_pixel: float
+    noise_filter: bool = False  # takes the filter's strength as the input "denoise" (absent before it existed)
     pre: str | None = None
     pre_settings: dict = field(default_factory=dict)
 
@@ -72,6 +73,7 @@ def read_description(path: Path) -> ShippedGraphs:
             input_multiple=int(raw["input_multiple"]), global_stats=bool(raw["global_stats"]),
             native_exposure=bool(raw["native_exposure"]), bytes_per_pixel=float(raw["bytes_per_pixel"]),
             pre=raw.get("pre"), pre_settings=dict(raw.get("pre_settings") or {}),
+            noise_filter=bool(raw.get("noise_filter", False)),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelError(f"unreadable graph description ({exc})", path) from exc
@@ -111,7 +113,8 @@ def write_graphs(name: str, weights: Path, folder: Path | None = None) -> Path:
         "name": name, "architecture": loaded.info.architecture, "weights": weights.name,
         "weights_sha256": file_sha256(weights), "graphs": graphs, "opset": DEFAULT_OPSET,
         "input_multiple": loaded.input_multiple, "global_stats": loaded.global_stats,
-        "native_exposure": loaded.native_exposure, "bytes_per_pixel": round(loaded.bytes_per_pixel, 1),
+        "native_exposure": loaded.native_exposure, "noise_filter": loaded.noise_filter,
+        "bytes_per_pixel": round(loaded.bytes_per_pixel, 1),
         "pre": loaded.pre_name, "pre_settings": dict(loaded.pre_settings),
     }
     path = folder / DESCRIPTION.format(name=name)

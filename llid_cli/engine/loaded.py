@@ -36,6 +36,7 @@ class LoadedModel:
     input_multiple: int  # tile origins are aligned to it, so tiles see the whole photo's pooling grid
     global_stats: bool  # has layers that see the whole photo (context record/replay when tiled)
     native_exposure: bool  # renders a requested exposure itself (--exposure); others are re-rendered
+    noise_filter: bool = False  # carries a filter for the grain brightening adds, with a strength (--denoise)
     pre_name: str | None = None  # the classical step it was trained after (clahe-cnn: "clahe")
     pre_settings: dict = field(default_factory=dict)  # ... and that step's settings
     cpu_backend: str = "torch"  # the faster runtime for it on a CPU (`--backend auto`)
@@ -108,6 +109,7 @@ def _load_network(name: str, weights: str | Path | None) -> LoadedModel:
         name=name, module=module, info=info,
         input_multiple=int(getattr(module, "multiple", spec.input_multiple)), global_stats=has_global_stats(module),
         native_exposure=bool(getattr(module, "conditions_on_exposure", False)),
+        noise_filter=getattr(module, "denoise", None) is not None and hasattr(module, "denoise_strength"),
         pre_name=spec.pre, pre_settings=dict(getattr(module, "pre_settings", {})), cpu_backend=spec.cpu_backend,
         graphs=graphs if graphs is not None and made_from(graphs, path, info.file_sha256) else None,
     )
@@ -133,6 +135,6 @@ def _load_graphs(name: str, weights: str | Path | None) -> LoadedModel:
                          "other weights needs torch: pip install 'llid[cpu]'", path)
     return LoadedModel(
         name=name, module=None, info=info, input_multiple=graphs.input_multiple,
-        global_stats=graphs.global_stats, native_exposure=graphs.native_exposure,
+        global_stats=graphs.global_stats, native_exposure=graphs.native_exposure, noise_filter=graphs.noise_filter,
         pre_name=graphs.pre, pre_settings=dict(graphs.pre_settings), cpu_backend="onnx", graphs=graphs,
     )

@@ -63,7 +63,7 @@ class OnnxBackend:
     cpu_tile_bytes = 256 << 20
 
     def __init__(self, plain: Path | None, capture: Path | None, replay: Path | None, device: str = "auto",
-                 threads: int = 0, fp16: bool = False, exposure: float = 0.0):
+                 threads: int = 0, fp16: bool = False, exposure: float = 0.0, denoise: float = 1.0):
         self.global_stats = capture is not None
         self.plain = session(plain, device, threads) if plain else None
         self.capture = session(capture, device, threads) if capture else None
@@ -73,14 +73,19 @@ class OnnxBackend:
         self._stats: list[np.ndarray] | None = None
         first = self.plain or self.capture
         self.providers = first.get_providers()
-        # Graphs of a network that renders exposure (lynx) take the EV shift as an input.
-        takes_exposure = "exposure" in {i.name for i in first.get_inputs()}
-        self._exposure = {"exposure": np.array([exposure], self.dtype)} if takes_exposure else {}
-        if exposure and not takes_exposure:
+        # Graphs of a network that renders exposure (lynx) take the EV shift as an input, and those
+        # of one with a noise filter its strength.
+        inputs = {i.name for i in first.get_inputs()}
+        self._settings = {name: np.array([value], self.dtype)
+                          for name, value in (("exposure", exposure), ("denoise", denoise)) if name in inputs}
+        if exposure and "exposure" not in inputs:
             raise LlidError("this ONNX graph has no exposure input: the engine shifts the output's exposure instead")
+        if denoise != 1.0 and "denoise" not in inputs:
+            raise LlidError("this ONNX graph has no noise filter strength input (made before --denoise existed): "
+                            "run it with torch, or export it again")
 
     def _feed(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        return {"image": np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=self.dtype), **self._exposure}
+        return {"image": np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=self.dtype), **self._settings}
 
     def _run(self, sess, feeds: dict, run_options=None) -> list[np.ndarray]:
         try:

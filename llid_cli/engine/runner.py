@@ -70,9 +70,10 @@ def choose_backend(loaded: LoadedModel, options: EngineOptions) -> str:
     return loaded.cpu_backend
 
 
-def build_backend(loaded: LoadedModel, options: EngineOptions, exposure: float = 0.0) -> Backend:
+def build_backend(loaded: LoadedModel, options: EngineOptions, exposure: float = 0.0, denoise: float = 1.0) -> Backend:
     """The runtime for `loaded`; `exposure` is the EV shift a graph of a network that renders
-    exposure itself is fed (PyTorch reads it off the module instead)."""
+    exposure itself is fed, `denoise` the strength of its noise filter (PyTorch reads both off the
+    module instead)."""
     if options.backend == "auto":
         options = replace(options, backend=choose_backend(loaded, options))
     if options.backend == "torch":
@@ -89,7 +90,7 @@ def build_backend(loaded: LoadedModel, options: EngineOptions, exposure: float =
     fp16 = options.precision == "fp16"
     graphs = _graphs(loaded, fp16)
     return OnnxBackend(graphs.get("plain"), graphs.get("capture"), graphs.get("replay"), options.device,
-                       options.threads, fp16, exposure)
+                       options.threads, fp16, exposure, denoise)
 
 
 def _graphs(loaded: LoadedModel, fp16: bool) -> dict[str, Path]:
@@ -126,16 +127,30 @@ class ModelRunner:
     `exposure` (EV) shifts the model's automatic exposure: a network conditioned on exposure
     (lynx) renders the shifted exposure itself; any other output is re-rendered with
     `llid_cli.tone.shift_exposure`.
+
+    `denoise` scales the strength of the filter a network carries for the grain brightening adds
+    (lynx's `AmplifiedNoiseFilter`): None or 1 as built, 0 off, 2 twice the noise assumed. A
+    network without one refuses a strength above 0: there is nothing to strengthen.
     """
 
-    def __init__(self, loaded: LoadedModel, options: EngineOptions = EngineOptions(), exposure: float = 0.0):
+    def __init__(self, loaded: LoadedModel, options: EngineOptions = EngineOptions(), exposure: float = 0.0,
+                 denoise: float | None = None):
         self.loaded, self.options, self.exposure = loaded, options, float(exposure)
+        if denoise is not None and not denoise >= 0:
+            raise LlidError(f"the noise filter's strength must be 0 or more, got {denoise}")
+        if denoise and not loaded.noise_filter:
+            raise LlidError(f"model '{loaded.name}' has no noise filter (lynx has one): use --denoise 0 or leave it out")
+        self.denoise = 1.0 if denoise is None else float(denoise)
         reuse_freed_memory()  # tiles' activations reuse the heap instead of faulting in fresh pages
-        if loaded.native_exposure and loaded.module is not None:
-            loaded.module.exposure_shift = self.exposure
+        if loaded.module is not None:
+            if loaded.native_exposure:
+                loaded.module.exposure_shift = self.exposure
+            if loaded.noise_filter:
+                loaded.module.denoise_strength = self.denoise
         if options.tile is None:
             _ = loaded.bytes_per_pixel  # measured in fp32 on the CPU, before a backend moves or casts the module
-        self.backend = build_backend(loaded, options, self.exposure if loaded.native_exposure else 0.0)
+        self.backend = build_backend(loaded, options, self.exposure if loaded.native_exposure else 0.0,
+                                     self.denoise if loaded.noise_filter else 1.0)
         # None: automatic; 0: no tiling (one pass over the whole photo, whatever its size).
         tile = auto_tile(loaded, self.backend) if options.tile is None else (options.tile or WHOLE)
         # --tile auto on the CPU runs a photo whole when its activations are within WHOLE_WITHIN
@@ -215,6 +230,6 @@ class ModelRunner:
 
 
 def build_model_runner(name: str, weights: str | None, options: EngineOptions = EngineOptions(),
-                       exposure: float = 0.0) -> ModelRunner:
+                       exposure: float = 0.0, denoise: float | None = None) -> ModelRunner:
     """Load zoo model `name` (shipped weights or `weights`) and return its runner."""
-    return ModelRunner(load(name, weights), options, exposure)
+    return ModelRunner(load(name, weights), options, exposure, denoise)

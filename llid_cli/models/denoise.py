@@ -63,8 +63,10 @@ class AmplifiedNoiseFilter(torch.nn.Module):
         self.register_buffer("offset", torch.tensor([0.0, 0.5, 0.5]).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("luma_weights", torch.tensor(LUMA_WEIGHTS, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """`y`: the output in [0, 1]; `x`: the input it was made from (same size, a multiple of 8).
+    def forward(self, y: torch.Tensor, x: torch.Tensor, strength: float | torch.Tensor = 1.0) -> torch.Tensor:
+        """`y`: the output in [0, 1]; `x`: the input it was made from (same size, a multiple of 8);
+        `strength` (`llid enhance --denoise`): the input's noise is taken as `strength` times
+        `noise`, which scales every threshold and the per-pixel limit (0: off, `y` returned as is).
         Computed in float32 whatever the network's precision: variances of a few levels squared
         are below half precision's resolution."""
         dtype = y.dtype
@@ -74,7 +76,8 @@ class AmplifiedNoiseFilter(torch.nn.Module):
         small = halve(y)
         level = coarse(small)  # measured as the input is: equal photos, gain exactly 1
         gain = level / coarse(halve(x))
-        added = (gain * gain - 1.0).clamp_min(0.0) * self.noise**2  # variance of the noise the gain added
+        # The variance of the noise the gain added.
+        added = (gain * gain - 1.0).clamp_min(0.0) * (self.noise**2 * strength * strength)
         # ... in the shadows: brighter areas keep their texture (lit facades, lamps' surroundings).
         added = added * ((SHADOWS[1] - level) / (SHADOWS[1] - SHADOWS[0])).clamp(0.0, 1.0)
         if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()) and not bool((added > 0).any()):

@@ -297,6 +297,7 @@ class Lynx(nn.Module):
             self.head.weight.mul_(0.1)
             self.head.bias.zero_()
         self.exposure_shift = 0.0  # EV added to the automatic exposure (not a weight: set by the engine)
+        self.denoise_strength = 1.0  # the noise filter's strength, `--denoise` (not a weight: set by the engine)
         self.predicted_exposure: torch.Tensor | None = None  # the head's last estimate, for its training loss
 
     def forward(self, x: torch.Tensor, exposure: torch.Tensor | None = None) -> torch.Tensor:
@@ -336,7 +337,7 @@ class Lynx(nn.Module):
             out = self.shoulder(out, x)
         out = out.clamp(0.0, 1.0)
         if self.denoise is not None and not self.training:
-            out = self.denoise(out, x).clamp(0.0, 1.0)
+            out = self.denoise(out, x, self.denoise_strength).clamp(0.0, 1.0)
         return crop_to(out, size)
 
 
