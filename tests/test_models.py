@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -312,3 +313,23 @@ def test_building_every_model_leaves_sympy_unimported():
             "print(sorted(m for m in ('sympy', 'torch._dynamo') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_a_model_card_says_what_the_loaded_model_needs_and_supports():
+    """Read off the network loaded with its shipped weights, not the registry: lynx pads to 8
+    (the registry's 16 is what its largest preset needs), lynx-fast has no noise filter."""
+    def card(name):
+        result = CliRunner().invoke(cli, ["models", "info", name, "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    lynx, fast, resse = card("lynx"), card("lynx-fast"), card("resse")
+    assert lynx["input multiple"].startswith("8 ") and fast["input multiple"].startswith("16 ")
+    assert "--denoise: its filter" in lynx["controls"] and "--denoise: no noise filter" in fast["controls"]
+    assert "--exposure: rendered by the network" in lynx["controls"]
+    assert "--exposure: its output re-rendered" in resse["controls"] and "no noise filter" in resse["controls"]
+    assert fast["renders with"]["denoise"] is None and lynx["renders with"]["denoise"] == [1.5, 0.3, 6.0]
+    assert "renders with" not in resse and lynx["onnx graphs"].startswith("shipped")
+    from llid_cli.models.lynx import Lynx
+
+    assert set(lynx["renders with"]) == Lynx.rendering_arguments  # what fine-tuning does not compare

@@ -115,6 +115,7 @@ def info(name: str, as_json: bool, full: bool) -> None:
     card["input multiple"] = f"{spec.input_multiple} (the network pads and crops by itself)"
     card["global operations"] = ", ".join(spec.global_ops) or "none (tiles are exact)"
     if meta is not None:
+        card.update(_loaded_facts(name))
         params = sum(p.numel() for p in spec.construct(meta.arch_args).parameters())
         card["weights"] = f"{path} (sha256 {meta.file_sha256[:16]}...)"
         card["architecture args"] = meta.arch_args
@@ -136,6 +137,29 @@ def info(name: str, as_json: bool, full: bool) -> None:
     Console().print(table)
     if meta is not None and not full:
         Console().print(f"The training config and data recorded in the weights: llid models info {name} --full")
+
+
+def _loaded_facts(name: str) -> dict[str, object]:
+    """What the model loaded with its shipped weights needs and supports, read off the loaded
+    network (`llid_cli.engine.loaded`), not the registry: its own input multiple, how the shared
+    controls act on it, how it renders outside training, whether ONNX graphs ship for it."""
+    from llid_cli.engine.loaded import load
+
+    loaded = load(name)
+    facts: dict[str, object] = {
+        "input multiple": f"{loaded.input_multiple} (its own; the network pads and crops by itself)",
+        "controls": "; ".join([
+            "--exposure: rendered by the network" if loaded.native_exposure
+            else "--exposure: its output re-rendered in linear light",
+            "--denoise: its filter for the grain brightening lifts (1 by default)" if loaded.noise_filter
+            else "--denoise: no noise filter (0 only)",
+            "--strength: mixed with the input in linear light",
+        ]),
+    }
+    if getattr(loaded.module, "rendering", None):
+        facts["renders with"] = dict(loaded.module.rendering)
+    facts["onnx graphs"] = "shipped (a torch-free install runs them)" if loaded.graphs else "exported on first use"
+    return facts
 
 
 @command.command("pull")

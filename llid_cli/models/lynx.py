@@ -265,6 +265,9 @@ class Lynx(nn.Module):
             raise ValueError("unshuffle must be 1, 2 or 4")
         if keep_exposure is not None and not 0.0 <= keep_exposure[0] < keep_exposure[1] <= 1.0:
             raise ValueError("keep_exposure must be (low, high) with 0 <= low < high <= 1")
+        # What `rendering_arguments` are in effect (`llid models info` shows them).
+        self.rendering = {"keep_exposure": keep_exposure, "highlights": highlights,
+                          "bracket_exposure": bracket_exposure, "denoise": denoise}
         self.keep_exposure = keep_exposure
         self.shoulder = HighlightShoulder(*highlights) if highlights is not None else None
         self.bracket_exposure = tuple(bracket_exposure) if bracket_exposure is not None else None
