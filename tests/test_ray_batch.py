@@ -152,6 +152,8 @@ def test_a_killed_worker_costs_only_the_files_it_held(tmp_path, cluster):
     assert not [p for p in out.iterdir() if p.name.endswith(TEMP)]
     report = json.loads((tmp_path / "r.json").read_text())
     assert [f["status"] for f in report["files"]] == ["done"] * 24  # each file once
+    # ... with its size, also where a worker wrote it and died before answering (read off the output)
+    assert {f["megapixels"] for f in report["files"]} == {0.077}
 
 
 def test_an_interrupted_driver_leaves_no_partial_file_and_a_rerun_resumes(tmp_path, cluster):

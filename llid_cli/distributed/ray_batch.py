@@ -154,8 +154,10 @@ class RayBatch:
                 result = self._result(ray, ref, source, target)
                 if result.status == "skipped" and not there:
                     # A worker wrote it, then died before answering, and Ray's retry found the
-                    # output: this run made it, so it is done, not "already there".
+                    # output: this run made it, so it is done, not "already there" (its size
+                    # read off the output's header: the answer that had it was lost).
                     result.status = "done"
+                    result.megapixels = _megapixels_of(target)
                 yield result
 
     def _result(self, ray, ref, source: Path, target: Path) -> FileResult:
@@ -195,3 +197,14 @@ def _import_ray():
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _megapixels_of(path: Path) -> float:
+    """The size of a photo from its header alone (0 if it cannot be read)."""
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(path) as image:
+            return image.width * image.height / 1e6
+    except (OSError, ValueError):
+        return 0.0
