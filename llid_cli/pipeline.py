@@ -63,7 +63,7 @@ def build_enhancer(options: EnhanceOptions) -> PixelFn:
         if options.exposure:
             steps.append(lambda pixels: shift_pixels(pixels, options.exposure))
         if options.denoise:
-            raise LlidError("the classical 'clahe' path has no noise filter (lynx has one)")
+            raise LlidError("the classical 'clahe' path has no noise filter (the shipped lynx has one)")
     else:
         # A learned model applies --exposure itself: natively where it is conditioned on exposure.
         steps.append(build_model_runner(model, options.weights, options.engine, options.exposure, options.denoise))

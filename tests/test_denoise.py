@@ -190,7 +190,7 @@ def test_the_shipped_lynx_graphs_take_the_strength(tmp_path):
 def test_a_network_without_the_filter_refuses_a_strength(model):
     from llid_cli.errors import LlidError
 
-    with pytest.raises(LlidError, match=f"model '{model}' has no noise filter"):
+    with pytest.raises(LlidError, match=f"model '{model}' runs without a noise filter"):
         build_model_runner(model, None, EngineOptions(backend="torch"), denoise=1.0)
     assert build_model_runner(model, None, EngineOptions(backend="torch"), denoise=0.0) is not None  # off: it is
 
@@ -233,9 +233,10 @@ def test_the_denoise_option_at_the_command_line(tmp_path):
         assert result.exit_code == 0, result.output
         outs[strength] = np.asarray(PILImage.open(out)).astype(float)
     assert outs["2"][8:80, 8:248].std() < outs["0"][8:80, 8:248].std()  # the sky's grain
-    for args, code, message in ((["--model", "resse", "--denoise", "1"], 1, "model 'resse' has no noise filter"),
-                                (["--model", "clahe", "--denoise", "1"], 1, "'clahe' path has no noise filter"),
-                                (["--denoise", "5"], 2, "Invalid value for '--denoise'")):
+    refusals = ((["--model", "resse", "--denoise", "1"], 1, "model 'resse' runs without a noise filter"),
+                (["--model", "clahe", "--denoise", "1"], 1, "'clahe' path has no noise filter"),
+                (["--denoise", "5"], 2, "Invalid value for '--denoise'"))
+    for args, code, message in refusals:
         result = runner.invoke(cli, ["enhance", str(source), "-o", str(tmp_path / "o.png"), *args])
         assert result.exit_code == code and message in result.output, result.output
         assert len(result.output.strip().splitlines()) == 1 or code == 2

@@ -139,7 +139,8 @@ class ModelRunner:
         if denoise is not None and not denoise >= 0:
             raise LlidError(f"the noise filter's strength must be 0 or more, got {denoise}")
         if denoise and not loaded.noise_filter:
-            raise LlidError(f"model '{loaded.name}' has no noise filter (lynx has one): use --denoise 0 or leave it out")
+            raise LlidError(f"model '{loaded.name}' runs without a noise filter (the shipped lynx has one): "
+                            "leave --denoise out or set it to 0")
         self.denoise = 1.0 if denoise is None else float(denoise)
         reuse_freed_memory()  # tiles' activations reuse the heap instead of faulting in fresh pages
         if loaded.module is not None:
