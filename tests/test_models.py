@@ -330,6 +330,7 @@ def test_a_model_card_says_what_the_loaded_model_needs_and_supports():
     assert "--exposure: its output re-rendered" in resse["controls"] and "no noise filter" in resse["controls"]
     assert fast["renders with"]["denoise"] is None and lynx["renders with"]["denoise"] == [1.5, 0.3, 6.0]
     assert "renders with" not in resse and lynx["onnx graphs"].startswith("shipped")
+    assert lynx["validation when trained"]["images"] == 59 and "validation" not in lynx
     from llid_cli.models.lynx import Lynx
 
     assert set(lynx["renders with"]) == Lynx.rendering_arguments  # what fine-tuning does not compare

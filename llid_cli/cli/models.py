@@ -121,7 +121,11 @@ def info(name: str, as_json: bool, full: bool) -> None:
         card["architecture args"] = meta.arch_args
         card["parameters"] = f"{params:,} (of the shipped weights)"
         hidden = () if full else ("training_config", "data")
-        card.update({key: value for key, value in meta.metadata.items() if key not in hidden})
+        # The training record, as the weights file holds it; "validation" is named for when it was
+        # measured: the rendering the model runs with now (lynx's bracket, shoulder, filter) may
+        # score otherwise (docs/models.md has the current figures).
+        card.update({("validation when trained" if key == "validation" else key): value
+                     for key, value in meta.metadata.items() if key not in hidden})
     elif spec.learned:
         card["weights"] = f"not trained yet (expected {path})"
     for preset, args in spec.presets.items():
