@@ -18,6 +18,7 @@ import torch
 from llid_cli.errors import LlidError, NotAvailableError
 from llid_cli.locations import onnx_cache_dir
 from llid_cli.models.context import ContextCapture, ContextReplay, global_layers
+from llid_cli.models.denoise import has_noise_filter
 
 DEFAULT_OPSET = 17
 # Bumped when exported graphs change their inputs or outputs, so that stale cached exports are not reused.
@@ -96,7 +97,7 @@ def _renders(model: torch.nn.Module, name: str) -> bool:
     exposure itself (lynx), the strength of a noise filter it carries (lynx, not lynx-fast)."""
     if name == "exposure":
         return bool(getattr(model, "conditions_on_exposure", False))
-    return getattr(model, "denoise", None) is not None and hasattr(model, "denoise_strength")
+    return has_noise_filter(model)
 
 
 class _RenderingInputs(torch.nn.Module):

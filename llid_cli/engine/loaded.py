@@ -94,6 +94,7 @@ def _load_network(name: str, weights: str | Path | None) -> LoadedModel:
     from llid_cli.locations import default_weights_path
     from llid_cli.models import get_spec
     from llid_cli.models.context import has_global_stats
+    from llid_cli.models.denoise import has_noise_filter
     from llid_cli.models.weights import load_model
 
     spec = get_spec(name)
@@ -109,7 +110,7 @@ def _load_network(name: str, weights: str | Path | None) -> LoadedModel:
         name=name, module=module, info=info,
         input_multiple=int(getattr(module, "multiple", spec.input_multiple)), global_stats=has_global_stats(module),
         native_exposure=bool(getattr(module, "conditions_on_exposure", False)),
-        noise_filter=getattr(module, "denoise", None) is not None and hasattr(module, "denoise_strength"),
+        noise_filter=has_noise_filter(module),
         pre_name=spec.pre, pre_settings=dict(getattr(module, "pre_settings", {})), cpu_backend=spec.cpu_backend,
         graphs=graphs if graphs is not None and made_from(graphs, path, info.file_sha256) else None,
     )

@@ -110,6 +110,12 @@ class AmplifiedNoiseFilter(torch.nn.Module):
         return torch.clamp(change, min=-limit, max=limit).add_(y).to(dtype)
 
 
+def has_noise_filter(model: torch.nn.Module) -> bool:
+    """Whether a network carries this filter with a settable strength (`denoise_strength`, which
+    the engine sets from `--denoise` and exports take as the graph input "denoise")."""
+    return isinstance(getattr(model, "denoise", None), AmplifiedNoiseFilter) and hasattr(model, "denoise_strength")
+
+
 def _box(image: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor, radius: int) -> torch.Tensor:
     """Per-channel mean over the (2 radius + 1)^2 window (`rows`, `columns`: the separable
     kernels); at the borders over the part of the window inside the photo."""
