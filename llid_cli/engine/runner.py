@@ -233,4 +233,5 @@ class ModelRunner:
 def build_model_runner(name: str, weights: str | None, options: EngineOptions = EngineOptions(),
                        exposure: float = 0.0, denoise: float | None = None) -> ModelRunner:
     """Load zoo model `name` (shipped weights or `weights`) and return its runner."""
-    return ModelRunner(load(name, weights), options, exposure, denoise)
+    onnx_fp32 = options.backend == "onnx" and options.precision == "fp32"
+    return ModelRunner(load(name, weights, graphs_first=onnx_fp32), options, exposure, denoise)
