@@ -112,13 +112,18 @@ _REPORTING_TORCH = ("import sys\nfrom llid_cli.cli import main\ntry:\n    main()
                     "    print('torch imported' if 'torch' in sys.modules else 'torch not imported', file=sys.stderr)")
 
 
+def llid_reporting_torch(*args: str) -> subprocess.CompletedProcess:
+    """The CLI with torch installed, saying on stderr whether it imported torch."""
+    return subprocess.run([sys.executable, "-c", _REPORTING_TORCH, *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
 @pytest.mark.parametrize("name", ["lynx", "resse"])
 def test_the_onnx_backend_runs_shipped_graphs_without_importing_torch(tmp_path, photos, name):
     """With torch installed, `--backend onnx` still loads the shipped graphs alone: importing torch
     and building the network took 2.4 s of a 4.5 s run on a small photo. Same output as before."""
     args = ["enhance", photos / "p1.png", "-o", tmp_path / "out.png", "--model", name, "--backend", "onnx"]
-    done = subprocess.run([sys.executable, "-c", _REPORTING_TORCH, *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
+    done = llid_reporting_torch(*args)
     assert done.returncode == 0 and "torch not imported" in done.stderr, done.stderr
     expected = build_model_runner(name, None, EngineOptions(backend="onnx"))(read_image(photos / "p1.png").pixels)
     assert np.array_equal(read_image(tmp_path / "out.png").pixels, expected)
@@ -126,6 +131,5 @@ def test_the_onnx_backend_runs_shipped_graphs_without_importing_torch(tmp_path, 
     other = tmp_path / "other.safetensors"
     shutil.copy(weights_dir() / "resse.safetensors", other)
     args = ["enhance", photos / "p1.png", "-o", tmp_path / "other.png", "--weights", other, "--backend", "onnx"]
-    done = subprocess.run([sys.executable, "-c", _REPORTING_TORCH, *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
+    done = llid_reporting_torch(*args)
     assert done.returncode == 0 and "torch imported" in done.stderr, done.stderr

@@ -115,8 +115,11 @@ def info(name: str, as_json: bool, full: bool) -> None:
     card["input multiple"] = f"{spec.input_multiple} (the network pads and crops by itself)"
     card["global operations"] = ", ".join(spec.global_ops) or "none (tiles are exact)"
     if meta is not None:
-        card.update(_loaded_facts(name))
-        params = sum(p.numel() for p in spec.construct(meta.arch_args).parameters())
+        from llid_cli.engine.loaded import load
+
+        loaded = load(name)  # the network with these weights: the card reads its facts off it
+        card.update(_loaded_facts(loaded))
+        params = sum(p.numel() for p in loaded.module.parameters())
         card["weights"] = f"{path} (sha256 {meta.file_sha256[:16]}...)"
         card["architecture args"] = meta.arch_args
         card["parameters"] = f"{params:,} (of the shipped weights)"
@@ -143,13 +146,10 @@ def info(name: str, as_json: bool, full: bool) -> None:
         Console().print(f"The training config and data recorded in the weights: llid models info {name} --full")
 
 
-def _loaded_facts(name: str) -> dict[str, object]:
+def _loaded_facts(loaded) -> dict[str, object]:
     """What the model loaded with its shipped weights needs and supports, read off the loaded
-    network (`llid_cli.engine.loaded`), not the registry: its own input multiple, how the shared
-    controls act on it, how it renders outside training, whether ONNX graphs ship for it."""
-    from llid_cli.engine.loaded import load
-
-    loaded = load(name)
+    network (`llid_cli.engine.loaded.LoadedModel`), not the registry: its own input multiple, how
+    the shared controls act on it, how it renders outside training, whether ONNX graphs ship for it."""
     facts: dict[str, object] = {
         "input multiple": f"{loaded.input_multiple} (its own; the network pads and crops by itself)",
         "controls": "; ".join([

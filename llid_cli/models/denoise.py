@@ -69,6 +69,8 @@ class AmplifiedNoiseFilter(torch.nn.Module):
         `noise`, which scales every threshold and the per-pixel limit (0: off, `y` returned as is).
         Computed in float32 whatever the network's precision: variances of a few levels squared
         are below half precision's resolution."""
+        if not torch.is_tensor(strength) and strength == 0:
+            return y  # off (`--denoise 0`): nothing to measure either
         dtype = y.dtype
         y, x = y.float(), x.float()
         halve = partial(F.conv2d, weight=self.halve.float(), stride=SCALE, groups=3)
