@@ -51,6 +51,16 @@ def write_jpeg(path: Path, rgb: np.ndarray, quality: int = 95, exif: bytes | Non
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_user_cache(tmp_path_factory):
+    """The whole run, subprocesses included, uses a cache of its own: tests export random-weight
+    networks by the hundred, and these would pile up in the developer's ~/.cache/llid. Tests that
+    look into the cache set LLID_CACHE_DIR to a folder of their own on top of this."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LLID_CACHE_DIR", str(tmp_path_factory.mktemp("llid-cache")))
+        yield
+
+
 @pytest.fixture
 def dark_jpeg(tmp_path: Path) -> Path:
     return write_jpeg(tmp_path / "dark.jpg", gradient_rgb(60, 80, dark=0.15, seed=1))

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from llid_cli.errors import LlidError, NotAvailableError
-from llid_cli.locations import onnx_cache_dir
+from llid_cli.engine.onnx_cache import cached
 from llid_cli.models.context import ContextCapture, ContextReplay, global_layers
 from llid_cli.models.denoise import has_noise_filter
 
@@ -129,10 +129,7 @@ def cached_export(model: torch.nn.Module, weights_sha256: str, mode: str, opset:
     weights (lynx's highlight shoulder and bracket exposure did): an export cached before
     would silently render the old way, or no longer fit the engine's recorded statistics."""
     name = f"{weights_sha256[:24]}-{_models_code()}-{mode}-opset{opset}-g{GRAPH_FORMAT}{'-fp16' if fp16 else ''}.onnx"
-    path = onnx_cache_dir() / name
-    if not path.is_file():
-        export_onnx(model, path, mode, opset, fp16)
-    return path
+    return cached(name, lambda path: export_onnx(model, path, mode, opset, fp16))
 
 
 @functools.lru_cache(maxsize=1)
