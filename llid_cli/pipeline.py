@@ -15,9 +15,9 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from llid_cli.classical import ClaheSettings, enhance_clahe
-from llid_cli.engine.runner import EngineOptions
+from llid_cli.engine.runner import GRAPHS_UP_TO_MEGAPIXELS, EngineOptions
 from llid_cli.errors import LlidError
-from llid_cli.io import Image, WriteOptions, is_readable_name, read_image, write_image
+from llid_cli.io import Image, WriteOptions, header_megapixels, is_readable_name, read_image, write_image
 from llid_cli.io.image import LUMA_WEIGHTS, from_float, to_float
 from llid_cli.io.formats import FORMAT_EXTENSIONS
 from llid_cli.io.write import same_file
@@ -104,6 +104,23 @@ class FileResult:
             "status": self.status, "error": self.error,
             "megapixels": round(self.megapixels, 3), "seconds": round(self.seconds, 3),
         }
+
+
+def sized_for(options: EnhanceOptions, sources: Iterable[str | Path]) -> EnhanceOptions:
+    """`options` knowing how many megapixels `sources` hold (from their headers), so that
+    `--backend auto` can skip PyTorch's start-up for a small job (`GRAPHS_UP_TO_MEGAPIXELS`).
+    Callers size a job once, before making its pipelines: Ray's workers then choose the runtime
+    the local batch would, and write the same bytes.
+    Headers are read only for `auto`, and only until the sum passes that bound; a file whose
+    header says nothing (a RAW, a bad file) counts as 0."""
+    if options.engine.backend != "auto":
+        return options
+    total = 0.0
+    for source in sources:
+        total += header_megapixels(source) or 0.0
+        if total > GRAPHS_UP_TO_MEGAPIXELS:
+            break
+    return replace(options, engine=replace(options.engine, workload_megapixels=total))
 
 
 class Pipeline:

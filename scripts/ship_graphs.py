@@ -4,7 +4,7 @@
     python scripts/ship_graphs.py lynx unet  # some of them
 
 Run it after committing new weights: the graphs of weights that changed are refused at run time
-(their description records the weights' sha256), and tests/test_graphs.py fails until they are
+(their description records the weights' sha256), and tests/test_shipped_weights.py fails until they are
 written again. Needs torch and onnx (`pip install '.[cpu]'`).
 """
 

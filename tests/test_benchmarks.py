@@ -51,3 +51,19 @@ def test_engine_speed_prints_a_row_per_model_and_backend(tmp_path):
         assert "failed:" not in row and float(row[3]) > 0  # MP/s
     refused = _run("benchmarks/engine_speed.py", str(photo), "--models", "lynx,clahe")
     assert refused.returncode == 2 and "not a network of the zoo: clahe" in refused.stderr
+
+
+def test_startup_times_whole_commands_per_size_and_backend(tmp_path):
+    from llid_cli.io import Image, write_image
+
+    photo = tmp_path / "dark.png"
+    write_image(Image(pixels=gradient_rgb(96, 128, dark=0.2)), photo)
+    done = _run("benchmarks/startup.py", str(photo), "--megapixels", "0.02,0.05", "--backends", "auto,onnx",
+                "--model", "lynx-fast", "--rounds", "1", "--threads", "1")
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()[2:]]
+    assert [row[:2] for row in rows] == [["0.02", "auto"], ["0.02", "onnx"], ["0.05", "auto"], ["0.05", "onnx"]]
+    for row in rows:
+        assert "failed:" not in row and float(row[2]) > 0 and float(row[3]) > 0  # seconds, MiB
+    refused = _run("benchmarks/startup.py", str(tmp_path / "none.png"))
+    assert refused.returncode == 1 and "not a photo OpenCV can read" in refused.stderr

@@ -58,8 +58,9 @@ def test_shipped_weights_ship_onnx_graphs_made_from_them(path):
     loaded = load(shipping(path).name)
     graphs = loaded.graphs
     assert graphs is not None and made_from(graphs, path, loaded.info.file_sha256), "run scripts/ship_graphs.py"
-    assert (graphs.input_multiple, graphs.global_stats, graphs.native_exposure, graphs.noise_filter, graphs.pre) == \
-        (loaded.input_multiple, loaded.global_stats, loaded.native_exposure, loaded.noise_filter, loaded.pre_name)
+    assert (graphs.input_multiple, graphs.global_stats, graphs.native_exposure, graphs.noise_filter, graphs.pre,
+            graphs.cpu_backend) == (loaded.input_multiple, loaded.global_stats, loaded.native_exposure,
+                                    loaded.noise_filter, loaded.pre_name, loaded.cpu_backend)
     assert set(graphs.graphs) == ({"capture", "replay"} if loaded.global_stats else {"plain"})
     for graph in graphs.graphs.values():  # the weights stay in the weights file, not copied into graphs
         proto = onnx.load(str(graph), load_external_data=False)

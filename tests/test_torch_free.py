@@ -133,3 +133,58 @@ def test_the_onnx_backend_runs_shipped_graphs_without_importing_torch(tmp_path, 
     args = ["enhance", photos / "p1.png", "-o", tmp_path / "other.png", "--weights", other, "--backend", "onnx"]
     done = llid_reporting_torch(*args)
     assert done.returncode == 0 and "torch imported" in done.stderr, done.stderr
+
+
+_AUTO = ("import sys\nimport llid_cli.engine.runner as runner\nrunner.gpu_possible = lambda: {gpu}\n"
+         "runner.GRAPHS_UP_TO_MEGAPIXELS = {bound}\n" + _REPORTING_TORCH.split("\n", 1)[1])
+
+
+def llid_auto(*args: str, gpu: bool = False, bound: float = 16.0) -> subprocess.CompletedProcess:
+    """The CLI with torch installed, on a machine with or without a possible GPU and with the
+    workload bound of `--backend auto` set, saying whether it imported torch."""
+    script = "import sys\n" + _AUTO.format(gpu=gpu, bound=bound)
+    return subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("name", ["lynx", "lynx-fast"])
+def test_auto_runs_a_small_job_from_the_graphs_without_importing_torch(tmp_path, photos, name):
+    """The default backend on a machine without a GPU: a phone photo is enhanced from the shipped
+    graphs, as --backend onnx would (torch's start-up was half of a 4 s run)."""
+    done = llid_auto("enhance", photos / "p1.png", "-o", tmp_path / "auto.png", "--model", name)
+    assert done.returncode == 0 and "torch not imported" in done.stderr, done.stderr
+    expected = build_model_runner(name, None, EngineOptions(backend="onnx"))(read_image(photos / "p1.png").pixels)
+    assert np.array_equal(read_image(tmp_path / "auto.png").pixels, expected)
+
+
+def test_auto_asks_torch_where_a_gpu_may_be(tmp_path, photos):
+    done = llid_auto("enhance", photos / "p1.png", "-o", tmp_path / "auto.png", gpu=True)
+    assert done.returncode == 0 and "torch imported" in done.stderr, done.stderr
+
+
+def test_auto_gives_a_large_job_to_the_faster_runtime_and_counts_only_what_is_left(tmp_path, photos):
+    """lynx's network runs faster than its graphs once started: a job above the bound imports torch
+    (here the bound is set just under the two photos' 0.032 MP). A resumed batch counts only the
+    photos still to do; resse's graphs are its faster runtime whatever the size."""
+    out = tmp_path / "out"
+    done = llid_auto("batch", photos, "-o", out, bound=0.03)
+    assert done.returncode == 0 and "torch imported" in done.stderr, done.stderr
+    (out / "p0.png").unlink()  # one photo (0.019 MP) left to do
+    done = llid_auto("batch", photos, "-o", out, bound=0.03)
+    assert done.returncode == 0 and "torch not imported" in done.stderr, done.stderr
+    assert "1 enhanced, 1 skipped" in done.stderr
+    done = llid_auto("batch", photos, "-o", tmp_path / "resse", "--model", "resse", bound=0.03)
+    assert done.returncode == 0 and "torch not imported" in done.stderr, done.stderr
+
+
+def test_a_job_is_sized_from_headers_only_for_auto_and_only_up_to_the_bound(tmp_path, photos, monkeypatch):
+    from llid_cli import pipeline
+    from llid_cli.pipeline import EnhanceOptions, sized_for
+
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not a photo")
+    sources = [photos / "p0.png", bad, photos / "p1.png"]
+    auto = EnhanceOptions(engine=EngineOptions(backend="auto"))
+    assert sized_for(auto, sources).engine.workload_megapixels == pytest.approx((120 * 160 + 97 * 131) / 1e6)
+    assert sized_for(EnhanceOptions(engine=EngineOptions(backend="torch")), sources).engine.workload_megapixels is None
+    monkeypatch.setattr(pipeline, "GRAPHS_UP_TO_MEGAPIXELS", 0.015)  # the first photo passes it: no more reading
+    assert sized_for(auto, sources).engine.workload_megapixels == pytest.approx(120 * 160 / 1e6)

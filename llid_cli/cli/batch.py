@@ -50,7 +50,7 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
     """
     from rich.console import Console
 
-    from llid_cli.pipeline import plan_batch, resolve_model_name
+    from llid_cli.pipeline import plan_batch, resolve_model_name, sized_for
 
     if ray_address is None and (workers or gpus_per_worker):
         raise click.UsageError("--workers and --gpus-per-worker go with --ray")
@@ -68,6 +68,7 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
 
     start = time.perf_counter()
     results = []
+    options = sized_for(options, (source for source, target in jobs if overwrite or not target.exists()))
     with _runner(ray_address, workers, gpus_per_worker, options, write, max_pixels) as (run, where):
         if where:
             console.print(where)

@@ -45,7 +45,7 @@ def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kw
 
     from llid_cli.cli.pipes import stdin_to_file, stdout_target
     from llid_cli.cli.progress import TileProgress
-    from llid_cli.pipeline import Pipeline
+    from llid_cli.pipeline import Pipeline, sized_for
 
     options = enhance_options_from(kwargs)
     console = Console(stderr=True)
@@ -60,9 +60,9 @@ def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kw
         raise click.UsageError("-o - and --json both want standard output")
     if to_stdout:
         output = stdout_target(pipe_dir, write.format, len(inputs))
-    pipeline = Pipeline(options, write, max_pixels_from(kwargs))
     inputs = tuple(stdin_to_file(pipe_dir) if str(source) == "-" else source for source in inputs)
     jobs = _targets(inputs, output, suffix, write.format)
+    pipeline = Pipeline(sized_for(options, inputs), write, max_pixels_from(kwargs))
     if ctx.obj and ctx.obj.get("debug"):  # the first failure stops with its traceback
         results = (pipeline.enhance_file(source, target) for source, target in jobs)
     else:  # a photo that fails is reported, and the next one goes on

@@ -24,7 +24,7 @@ from typing import Iterable, Iterator
 
 from llid_cli import __version__
 from llid_cli.errors import LlidError, NotAvailableError
-from llid_cli.io import WriteOptions
+from llid_cli.io import WriteOptions, header_megapixels
 from llid_cli.io.atomic import remove_leftovers
 from llid_cli.pipeline import EnhanceOptions, FileResult
 
@@ -157,7 +157,7 @@ class RayBatch:
                     # output: this run made it, so it is done, not "already there" (its size
                     # read off the output's header: the answer that had it was lost).
                     result.status = "done"
-                    result.megapixels = _megapixels_of(target)
+                    result.megapixels = header_megapixels(target) or 0.0
                 yield result
 
     def _result(self, ray, ref, source: Path, target: Path) -> FileResult:
@@ -198,13 +198,3 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
-
-def _megapixels_of(path: Path) -> float:
-    """The size of a photo from its header alone (0 if it cannot be read)."""
-    from PIL import Image as PILImage
-
-    try:
-        with PILImage.open(path) as image:
-            return image.width * image.height / 1e6
-    except (OSError, ValueError):
-        return 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ContextManager, Protocol
 
 import numpy as np
@@ -40,3 +41,21 @@ def available_host_memory() -> int:
     except OSError:
         pass
     return 4 << 30
+
+
+def gpu_possible() -> bool:
+    """Whether this machine could have a GPU that PyTorch runs on, asked without importing torch
+    (2 s of a 4 s `llid enhance` of a phone photo). On Linux a CUDA or ROCm GPU needs its driver's
+    device files; PyTorch has no CUDA on macOS (llid does not use MPS); elsewhere, the CUDA driver's
+    library. When in doubt: True, and torch is asked as before."""
+    import sys
+
+    if sys.platform.startswith("linux"):
+        return any(Path(p).exists() for p in ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd", "/dev/dxg"))
+    if sys.platform == "darwin":
+        return False
+    if sys.platform == "win32":
+        import ctypes.util
+
+        return ctypes.util.find_library("nvcuda") is not None
+    return True

@@ -44,6 +44,9 @@ class ShippedGraphs:
     noise_filter: bool = False  # takes the filter's strength as the input "denoise" (absent before it existed)
     pre: str | None = None
     pre_settings: dict = field(default_factory=dict)
+    # The runtime its network runs faster on a CPU (`ModelSpec.cpu_backend`); descriptions written
+    # before it was recorded say nothing, and their graphs ran on ONNX Runtime.
+    cpu_backend: str = "onnx"
 
 
 def find_graphs(name: str, folders: list[Path]) -> ShippedGraphs | None:
@@ -73,7 +76,7 @@ def read_description(path: Path) -> ShippedGraphs:
             input_multiple=int(raw["input_multiple"]), global_stats=bool(raw["global_stats"]),
             native_exposure=bool(raw["native_exposure"]), bytes_per_pixel=float(raw["bytes_per_pixel"]),
             pre=raw.get("pre"), pre_settings=dict(raw.get("pre_settings") or {}),
-            noise_filter=bool(raw.get("noise_filter", False)),
+            noise_filter=bool(raw.get("noise_filter", False)), cpu_backend=str(raw.get("cpu_backend", "onnx")),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelError(f"unreadable graph description ({exc})", path) from exc
@@ -115,7 +118,7 @@ def write_graphs(name: str, weights: Path, folder: Path | None = None) -> Path:
         "input_multiple": loaded.input_multiple, "global_stats": loaded.global_stats,
         "native_exposure": loaded.native_exposure, "noise_filter": loaded.noise_filter,
         "bytes_per_pixel": round(loaded.bytes_per_pixel, 1),
-        "pre": loaded.pre_name, "pre_settings": dict(loaded.pre_settings),
+        "pre": loaded.pre_name, "pre_settings": dict(loaded.pre_settings), "cpu_backend": loaded.cpu_backend,
     }
     path = folder / DESCRIPTION.format(name=name)
     atomic_write_bytes(path, (json.dumps(description, indent=2) + "\n").encode())

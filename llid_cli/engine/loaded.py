@@ -21,7 +21,7 @@ import numpy as np
 from llid_cli.engine.graphs import ShippedGraphs, described_in, find_graphs, made_from
 from llid_cli.errors import ModelError
 from llid_cli.extras import installed
-from llid_cli.locations import pulled_dir, weights_dir
+from llid_cli import locations
 from llid_cli.models.weights import WeightsInfo
 
 if TYPE_CHECKING:
@@ -93,11 +93,11 @@ def load(name: str, weights: str | Path | None = None, graphs_first: bool = Fals
 
 
 def _shipped(name: str) -> ShippedGraphs | None:
-    return find_graphs(name, [weights_dir(), pulled_dir()])
+    return find_graphs(name, [locations.weights_dir(), locations.pulled_dir()])
 
 
 def _all_shipped() -> list[ShippedGraphs]:
-    return described_in(weights_dir())
+    return described_in(locations.weights_dir())
 
 
 def _load_network(name: str, weights: str | Path | None) -> LoadedModel:
@@ -147,5 +147,5 @@ def _load_graphs(name: str, weights: str | Path | None) -> LoadedModel:
     return LoadedModel(
         name=name, module=None, info=info, input_multiple=graphs.input_multiple,
         global_stats=graphs.global_stats, native_exposure=graphs.native_exposure, noise_filter=graphs.noise_filter,
-        pre_name=graphs.pre, pre_settings=dict(graphs.pre_settings), cpu_backend="onnx", graphs=graphs,
+        pre_name=graphs.pre, pre_settings=dict(graphs.pre_settings), cpu_backend=graphs.cpu_backend, graphs=graphs,
     )

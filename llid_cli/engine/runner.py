@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from llid_cli.engine.allocator import reuse_freed_memory
-from llid_cli.engine.backend import Backend
+from llid_cli.engine.backend import Backend, gpu_possible
 from llid_cli.engine.loaded import LoadedModel, load
 from llid_cli.engine.tiling import MIN_TILE, TileOutOfMemory, Tiler
 from llid_cli.errors import LlidError
@@ -32,6 +32,13 @@ WHOLE_WITHIN = 4
 # activations per pixel that its runtime's budget allowed 2048-pixel tiles, where ONNX Runtime
 # ran a 12 MP photo at 2.6 MP/s with 2.4 GiB added; with 1024-pixel tiles 4.3 MP/s and +303 MiB.
 CPU_MAX_TILE = 1024
+# `auto` on a machine without a GPU runs a model's shipped graphs on ONNX Runtime, without
+# importing torch, when they are its faster CPU runtime or the job is at most this many
+# megapixels. Importing torch and building lynx cost about 2.4 s; its network then runs 12 MP
+# about 1.6 s faster than its graphs (2 threads: 2.0-2.1 MP/s against 1.5-1.7). Whole
+# `llid enhance` runs: 0.3 MP 1.5 s against 3.4-4.1 s, 2 MP 3.5-3.8 s against 5.4-5.5 s, 12 MP
+# 10.4 s against 11.6-11.8 s (benchmarks/startup.py).
+GRAPHS_UP_TO_MEGAPIXELS = 16.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,9 @@ class EngineOptions:
     context_pixels: int = 1_000_000
     # Called as (tiles done, tiles planned) while a tiled photo is enhanced (the CLI's progress bar).
     progress: Callable[[int, int], None] | None = None
+    # The megapixels this run will enhance, when the caller knows (None: unknown). `auto` weighs
+    # PyTorch's start-up against its speed with it: see `build_model_runner`.
+    workload_megapixels: float | None = None
 
 
 def choose_backend(loaded: LoadedModel, options: EngineOptions) -> str:
@@ -233,5 +243,21 @@ class ModelRunner:
 def build_model_runner(name: str, weights: str | None, options: EngineOptions = EngineOptions(),
                        exposure: float = 0.0, denoise: float | None = None) -> ModelRunner:
     """Load zoo model `name` (shipped weights or `weights`) and return its runner."""
-    onnx_fp32 = options.backend == "onnx" and options.precision == "fp32"
-    return ModelRunner(load(name, weights, graphs_first=onnx_fp32), options, exposure, denoise)
+    return ModelRunner(_load_for(name, weights, options), options, exposure, denoise)
+
+
+def _load_for(name: str, weights: str | None, options: EngineOptions) -> LoadedModel:
+    """The model as the chosen runtime needs it: its shipped graphs alone (no torch imported) for
+    ONNX Runtime in fp32, and for `auto` on a CPU-only machine when the graphs are the model's
+    faster CPU runtime or the job is small (`GRAPHS_UP_TO_MEGAPIXELS`); else its network."""
+    if options.precision != "fp32" or options.backend not in ("onnx", "auto"):
+        return load(name, weights)
+    if options.backend == "onnx":
+        return load(name, weights, graphs_first=True)
+    if options.device == "cuda" or (options.device == "auto" and gpu_possible()):
+        return load(name, weights)
+    loaded = load(name, weights, graphs_first=True)
+    small = options.workload_megapixels is not None and options.workload_megapixels <= GRAPHS_UP_TO_MEGAPIXELS
+    if loaded.module is None and loaded.cpu_backend != "onnx" and not small and installed("torch"):
+        return load(name, weights)  # a large job: the network runs it faster than the graphs
+    return loaded

@@ -13,7 +13,7 @@ from typing import Iterator
 from llid_cli.evaluation.pairing import images_under, inputs_of, pair
 from llid_cli.evaluation.scoring import CaseResult, score, score_no_reference, summarize
 from llid_cli.io import WriteOptions
-from llid_cli.pipeline import EnhanceOptions, FileResult, Pipeline
+from llid_cli.pipeline import EnhanceOptions, FileResult, Pipeline, sized_for
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,9 @@ class EnhancedFolder:
 
     def __init__(self, folder: Path, out_dir: Path, options: EnhanceOptions, max_pixels: int | None = None):
         self.folder, self.out_dir = folder, out_dir
-        self.pipeline = Pipeline(options, WriteOptions(format="png", overwrite=True), max_pixels)
         self.jobs = [(s, out_dir / s.relative_to(folder).with_suffix(".png")) for s in inputs_of(folder)]
+        options = sized_for(options, [source for source, _ in self.jobs])
+        self.pipeline = Pipeline(options, WriteOptions(format="png", overwrite=True), max_pixels)
         self.inputs: dict[str, Path] = {}
         self.failed: list[CaseResult] = []
 

@@ -59,6 +59,23 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image:
     return image
 
 
+def header_megapixels(path: str | os.PathLike) -> float | None:
+    """A photo's size in megapixels from its header alone, without decoding pixels; None when the
+    header cannot tell (not a regular file, unreadable, a camera RAW that Pillow cannot open)."""
+    from PIL import Image as PILImage
+
+    path = Path(path)
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a decompression-bomb warning is read_image's to give
+            with PILImage.open(path) as image:
+                return image.width * image.height / 1e6
+    except (OSError, ValueError, PILImage.DecompressionBombError):
+        return None
+
+
 def _megapixels(pixels: int) -> str:
     """1000 pixels is not '0 MP'."""
     if pixels >= 10e6:
