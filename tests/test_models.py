@@ -317,7 +317,7 @@ def test_building_every_model_leaves_sympy_unimported():
 
 def test_a_model_card_says_what_the_loaded_model_needs_and_supports():
     """Read off the network loaded with its shipped weights, not the registry: lynx pads to 8
-    (the registry's 16 is what its largest preset needs), lynx-fast has no noise filter."""
+    (the registry's 16 is what its largest preset needs), lynx-fast has no noise filter unless asked."""
     def card(name):
         result = CliRunner().invoke(cli, ["models", "info", name, "--json"])
         assert result.exit_code == 0, result.output
@@ -325,7 +325,7 @@ def test_a_model_card_says_what_the_loaded_model_needs_and_supports():
 
     lynx, fast, resse = card("lynx"), card("lynx-fast"), card("resse")
     assert lynx["input multiple"].startswith("8 ") and fast["input multiple"].startswith("16 ")
-    assert "--denoise: its filter" in lynx["controls"] and "--denoise: no noise filter" in fast["controls"]
+    assert "--denoise: its filter" in lynx["controls"] and "--denoise X: adds lynx's filter" in fast["controls"]
     assert "--exposure: rendered by the network" in lynx["controls"]
     assert "--exposure: its output re-rendered" in resse["controls"] and "no noise filter" in resse["controls"]
     assert fast["renders with"]["denoise"] is None and lynx["renders with"]["denoise"] == [1.5, 0.3, 6.0]

@@ -88,6 +88,8 @@ def test_batch_and_eval_without_torch(tmp_path, photos):
     (["enhance", "PHOTO", "-o", "OUT", "--backend", "torch"], "--backend torch needs torch"),
     (["enhance", "PHOTO", "-o", "OUT", "--precision", "fp16", "--backend", "onnx"], "an fp16 ONNX graph needs torch"),
     (["eval", "PHOTOS", "--ref", "PHOTOS", "--lpips"], "LPIPS needs torch"),
+    (["enhance", "PHOTO", "-o", "OUT", "--model", "lynx-fast", "--denoise", "1"],
+     "adding a noise filter to 'lynx-fast' (--denoise on a model shipped without one) needs torch"),
 ])
 def test_what_needs_torch_says_so_in_one_line(tmp_path, photos, args, needs):
     args = [str(photos / "p0.png") if a == "PHOTO" else str(tmp_path / "o.png") if a == "OUT"

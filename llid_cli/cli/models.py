@@ -156,7 +156,8 @@ def _loaded_facts(loaded) -> dict[str, object]:
             "--exposure: rendered by the network" if loaded.native_exposure
             else "--exposure: its output re-rendered in linear light",
             "--denoise: its filter for the grain brightening lifts (1 by default)" if loaded.noise_filter
-            else "--denoise: no noise filter (0 only)",
+            else "--denoise X: adds lynx's filter for that grain (off by default, for speed)"
+            if loaded.noise_filter_arguments is not None else "--denoise: no noise filter (0 only)",
             "--strength: mixed with the input in linear light",
         ]),
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,12 +124,16 @@ class _RenderingInputs(torch.nn.Module):
 
 def cached_export(model: torch.nn.Module, weights_sha256: str, mode: str, opset: int = DEFAULT_OPSET,
                   fp16: bool = False) -> Path:
-    """An export in the user cache, keyed by the weights' sha256 and the networks' code, made once.
+    """An export in the user cache, keyed by the weights' sha256, the networks' code and the
+    network's rendering arguments, made once.
 
     The code is part of the key because a network can change what it computes without new
     weights (lynx's highlight shoulder and bracket exposure did): an export cached before
-    would silently render the old way, or no longer fit the engine's recorded statistics."""
-    name = f"{weights_sha256[:24]}-{_models_code()}-{mode}-opset{opset}-g{GRAPH_FORMAT}{'-fp16' if fp16 else ''}.onnx"
+    would silently render the old way, or no longer fit the engine's recorded statistics. So are
+    the rendering arguments: lynx-fast's weights run with or without the noise filter."""
+    rendering = hashlib.sha256(json.dumps(getattr(model, "rendering", None), sort_keys=True).encode()).hexdigest()[:8]
+    name = (f"{weights_sha256[:24]}-{_models_code()}-r{rendering}-{mode}-opset{opset}-g{GRAPH_FORMAT}"
+            f"{'-fp16' if fp16 else ''}.onnx")
     return cached(name, lambda path: export_onnx(model, path, mode, opset, fp16))
 
 

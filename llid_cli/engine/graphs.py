@@ -47,6 +47,7 @@ class ShippedGraphs:
     # The runtime its network runs faster on a CPU (`ModelSpec.cpu_backend`); descriptions written
     # before it was recorded say nothing, and their graphs ran on ONNX Runtime.
     cpu_backend: str = "onnx"
+    noise_filter_arguments: dict | None = None  # what would add a noise filter to its network (lynx-fast)
 
 
 def find_graphs(name: str, folders: list[Path]) -> ShippedGraphs | None:
@@ -77,9 +78,16 @@ def read_description(path: Path) -> ShippedGraphs:
             native_exposure=bool(raw["native_exposure"]), bytes_per_pixel=float(raw["bytes_per_pixel"]),
             pre=raw.get("pre"), pre_settings=dict(raw.get("pre_settings") or {}),
             noise_filter=bool(raw.get("noise_filter", False)), cpu_backend=str(raw.get("cpu_backend", "onnx")),
+            noise_filter_arguments=_optional_dict(raw.get("noise_filter_arguments")),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelError(f"unreadable graph description ({exc})", path) from exc
+
+
+def _optional_dict(value) -> dict | None:
+    if value is not None and not isinstance(value, dict):
+        raise TypeError("noise_filter_arguments must be an object or null")
+    return value
 
 
 def made_from(graphs: ShippedGraphs, weights: Path, sha256: str) -> bool:
@@ -119,6 +127,7 @@ def write_graphs(name: str, weights: Path, folder: Path | None = None) -> Path:
         "native_exposure": loaded.native_exposure, "noise_filter": loaded.noise_filter,
         "bytes_per_pixel": round(loaded.bytes_per_pixel, 1),
         "pre": loaded.pre_name, "pre_settings": dict(loaded.pre_settings), "cpu_backend": loaded.cpu_backend,
+        "noise_filter_arguments": loaded.noise_filter_arguments,
     }
     path = folder / DESCRIPTION.format(name=name)
     atomic_write_bytes(path, (json.dumps(description, indent=2) + "\n").encode())

@@ -20,7 +20,7 @@ import numpy as np
 
 from llid_cli.engine.graphs import ShippedGraphs, described_in, find_graphs, made_from
 from llid_cli.errors import ModelError
-from llid_cli.extras import installed
+from llid_cli.extras import installed, require
 from llid_cli import locations
 from llid_cli.models.weights import WeightsInfo
 
@@ -37,6 +37,9 @@ class LoadedModel:
     global_stats: bool  # has layers that see the whole photo (context record/replay when tiled)
     native_exposure: bool  # renders a requested exposure itself (--exposure); others are re-rendered
     noise_filter: bool = False  # carries a filter for the grain brightening adds, with a strength (--denoise)
+    # The rendering arguments that would give a network built without that filter one (lynx-fast:
+    # `load(..., rendering=these)`); None where there is a filter already or none can be added.
+    noise_filter_arguments: dict | None = None
     pre_name: str | None = None  # the classical step it was trained after (clahe-cnn: "clahe")
     pre_settings: dict = field(default_factory=dict)  # ... and that step's settings
     cpu_backend: str = "torch"  # the faster runtime for it on a CPU (`--backend auto`)
@@ -77,13 +80,20 @@ def _probe(module: torch.nn.Module) -> float:
     return max(sum(sizes) / 3, 1.0) / side**2
 
 
-def load(name: str, weights: str | Path | None = None, graphs_first: bool = False) -> LoadedModel:
+def load(name: str, weights: str | Path | None = None, graphs_first: bool = False,
+         rendering: dict | None = None) -> LoadedModel:
     """Zoo model `name` with its shipped (or pulled) weights, or with the weights file `weights`.
 
     `graphs_first`: the caller will run it on ONNX Runtime in fp32, so its shipped graphs serve
     when they were made from these weights, even with torch installed: importing torch and
     building the network cost more than enhancing a small photo (2.4 s of a 4.5 s run on a 0.3 MP
-    photo, two threads)."""
+    photo, two threads).
+
+    `rendering`: rendering arguments instead of the weights file's (`load_model`), such as
+    `noise_filter_arguments`. It needs the network: shipped graphs render as the file says."""
+    if rendering:
+        require("torch", f"adding a noise filter to '{name}' (--denoise on a model shipped without one)")
+        return _load_network(name, weights, rendering)
     if installed("torch") and graphs_first:
         try:
             return _load_graphs(name, weights)
@@ -100,7 +110,7 @@ def _all_shipped() -> list[ShippedGraphs]:
     return described_in(locations.weights_dir())
 
 
-def _load_network(name: str, weights: str | Path | None) -> LoadedModel:
+def _load_network(name: str, weights: str | Path | None, rendering: dict | None = None) -> LoadedModel:
     from llid_cli.locations import default_weights_path
     from llid_cli.models import get_spec
     from llid_cli.models.context import has_global_stats
@@ -114,13 +124,14 @@ def _load_network(name: str, weights: str | Path | None) -> LoadedModel:
             f"model '{name}' has no trained weights here (looked for {path}); "
             "train them with `llid train` and pass --weights FILE"
         )
-    module, info = load_model(path, architecture=spec.architecture, arguments=spec.arguments)
-    graphs = _shipped(name)
+    module, info = load_model(path, architecture=spec.architecture, arguments=spec.arguments, rendering=rendering)
+    graphs = None if rendering else _shipped(name)  # the shipped graphs render as the file says
     return LoadedModel(
         name=name, module=module, info=info,
         input_multiple=int(getattr(module, "multiple", spec.input_multiple)), global_stats=has_global_stats(module),
         native_exposure=bool(getattr(module, "conditions_on_exposure", False)),
         noise_filter=has_noise_filter(module),
+        noise_filter_arguments=None if has_noise_filter(module) else getattr(module, "noise_filter_arguments", None),
         pre_name=spec.pre, pre_settings=dict(getattr(module, "pre_settings", {})), cpu_backend=spec.cpu_backend,
         graphs=graphs if graphs is not None and made_from(graphs, path, info.file_sha256) else None,
     )
@@ -147,5 +158,6 @@ def _load_graphs(name: str, weights: str | Path | None) -> LoadedModel:
     return LoadedModel(
         name=name, module=None, info=info, input_multiple=graphs.input_multiple,
         global_stats=graphs.global_stats, native_exposure=graphs.native_exposure, noise_filter=graphs.noise_filter,
+        noise_filter_arguments=graphs.noise_filter_arguments,
         pre_name=graphs.pre, pre_settings=dict(graphs.pre_settings), cpu_backend=graphs.cpu_backend, graphs=graphs,
     )

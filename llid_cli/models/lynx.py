@@ -196,6 +196,10 @@ def _lookup(x: torch.Tensor, knots: torch.Tensor, dim: int) -> torch.Tensor:
     return below + (position - low) * rise
 
 
+# The amplified-noise filter's (noise, luma, chroma) as lynx ships: see `Lynx.__init__`'s `denoise`.
+NOISE_FILTER = (1.5, 0.3, 6.0)
+
+
 @register(
     "lynx",
     description="Fast exposure-aware encoder-decoder: tone curve + FiLM from a global branch, NAFNet blocks at 1/2-1/8 resolution.",
@@ -213,6 +217,9 @@ def _lookup(x: torch.Tensor, knots: torch.Tensor, dim: int) -> torch.Tensor:
 )
 class Lynx(nn.Module):
     conditions_on_exposure = True
+    # What gives a network built without the filter (lynx-fast) its filter at run time: no weight
+    # depends on it, so `--denoise X` adds it where the user asks for one (`llid_cli.engine.runner`).
+    noise_filter_arguments = {"denoise": NOISE_FILTER}
     # Constructor arguments that choose how the output is rendered outside training, not what the
     # weights learn (no parameter depends on them): fine-tuning may start from weights saved with
     # other values of these (`model.init`), e.g. lynx-fast's weights, made with the filter off.
@@ -222,7 +229,7 @@ class Lynx(nn.Module):
                  global_features: int = 32, hidden: int = 96, keep_exposure: tuple[float, float] | None = (0.25, 0.30),
                  highlights: tuple[float, float] | None = (0.8, 0.97),
                  bracket_exposure: tuple[float, float] | None = (0.54, -1.09),
-                 denoise: tuple[float, float, float] | None = (1.5, 0.3, 6.0)):
+                 denoise: tuple[float, float, float] | None = NOISE_FILTER):
         """`keep_exposure` (low, high): the automatic exposure does not brighten a photo whose mean
         brightness (the mean of sqrt(luminance), a perceptual level in [0, 1]) is `high` or more,
         and fades the head's brightening in down to `low`; darkening (an over-exposed photo) is
@@ -252,7 +259,8 @@ class Lynx(nn.Module):
         `denoise` (noise, luma, chroma): the grain brightening added to the shadows is smoothed
         (`AmplifiedNoiseFilter`): `noise` is the input's noise in 8-bit levels, `luma` and `chroma`
         the edge thresholds in multiples of that noise times the local gain. None: off (the
-        variant lynx-fast runs without it: it would cost a third of its speed). Applied outside
+        variant lynx-fast runs without it: it would cost a third of its speed; `--denoise X`
+        adds it). Applied outside
         training only, like the shoulder. Measured with the defaults (benchmarks/real_noise.py):
         on the 21 dark DICM photos, the noise of the shadows 1.19 -> 0.86 levels in luma and
         0.38 -> 0.21 in chroma, mean level unchanged; sice/val 23.06 / 0.8038 -> 23.07 / 0.8051 and

@@ -170,9 +170,11 @@ def _info(header: dict[str, str], path: Path, sha256: str) -> WeightsInfo:
 
 
 def load_model(path: str | os.PathLike, expected_sha256: str | None = None, architecture: str | None = None,
-               arguments: dict[str, Any] | None = None):
+               arguments: dict[str, Any] | None = None, rendering: dict[str, Any] | None = None):
     """Rebuild the network a weights file describes, load its tensors, and put it in eval mode.
-    `arguments`: constructor arguments used where the file records none (a variant's own)."""
+    `arguments`: constructor arguments used where the file records none (a variant's own).
+    `rendering`: constructor arguments used instead of the file's, only among the architecture's
+    `rendering_arguments` (no weight depends on those: lynx-fast's filter, added at run time)."""
     from llid_cli.models.registry import get_spec
 
     state, info = read_weights(path, expected_sha256)
@@ -180,9 +182,12 @@ def load_model(path: str | os.PathLike, expected_sha256: str | None = None, arch
         raise ModelError(f"these are '{info.architecture}' weights, not '{architecture}'", path)
     spec = get_spec(info.architecture)
     try:
-        model = spec.construct({**(arguments or {}), **info.arch_args})
+        model = spec.construct({**(arguments or {}), **info.arch_args, **(rendering or {})})
     except ModelError as exc:
         raise ModelError(f"weights metadata: {exc}", path) from exc
+    unknown = set(rendering or {}) - set(getattr(model, "rendering_arguments", ()))
+    if unknown:
+        raise ModelError(f"'{info.architecture}' cannot be rendered with other {', '.join(sorted(unknown))}", path)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
