@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from llid_cli import locations
 from llid_cli.engine.graphs import ShippedGraphs, described_in, find_graphs, made_from
 from llid_cli.errors import ModelError
 from llid_cli.extras import installed, require
-from llid_cli import locations
 from llid_cli.models.weights import WeightsInfo
 
 if TYPE_CHECKING:
@@ -126,12 +126,13 @@ def _load_network(name: str, weights: str | Path | None, rendering: dict | None 
         )
     module, info = load_model(path, architecture=spec.architecture, arguments=spec.arguments, rendering=rendering)
     graphs = None if rendering else _shipped(name)  # the shipped graphs render as the file says
+    filtered = has_noise_filter(module)
     return LoadedModel(
         name=name, module=module, info=info,
         input_multiple=int(getattr(module, "multiple", spec.input_multiple)), global_stats=has_global_stats(module),
         native_exposure=bool(getattr(module, "conditions_on_exposure", False)),
-        noise_filter=has_noise_filter(module),
-        noise_filter_arguments=None if has_noise_filter(module) else getattr(module, "noise_filter_arguments", None),
+        noise_filter=filtered,
+        noise_filter_arguments=None if filtered else getattr(module, "noise_filter_arguments", None),
         pre_name=spec.pre, pre_settings=dict(getattr(module, "pre_settings", {})), cpu_backend=spec.cpu_backend,
         graphs=graphs if graphs is not None and made_from(graphs, path, info.file_sha256) else None,
     )

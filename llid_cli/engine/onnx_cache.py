@@ -2,7 +2,7 @@
 
 An export's name carries the weights' hash and the networks' code hash, so every new checkpoint
 and every upgrade of llid makes new files and leaves the old ones unused for good. Without a bound
-the folder only grows (a developer's reached 617 files, 149 MB). Each hit refreshes a file's time,
+the folder only grows (a developer's reached 614 files, 149 MB). Each hit refreshes a file's time,
 and after an export is written the least recently used files go until the folder is under its
 limit: LLID_ONNX_CACHE_MB (default 512). Files used in the last few minutes are never removed,
 so another llid process that has just found its export can still open it.

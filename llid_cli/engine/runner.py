@@ -36,8 +36,9 @@ CPU_MAX_TILE = 1024
 # importing torch, when they are its faster CPU runtime or the job is at most this many
 # megapixels. Importing torch and building lynx cost about 2.4 s; its network then runs 12 MP
 # about 1.6 s faster than its graphs (2 threads: 2.0-2.1 MP/s against 1.5-1.7). Whole
-# `llid enhance` runs: 0.3 MP 1.5 s against 3.4-4.1 s, 2 MP 3.5-3.8 s against 5.4-5.5 s, 12 MP
-# 10.4 s against 11.6-11.8 s (benchmarks/startup.py).
+# `llid enhance` runs of lynx, graphs against network (benchmarks/startup.py, two rounds):
+# 0.3 MP 1.13-1.18 s against 2.87-3.29, 2 MP 2.83-3.10 against 4.06-4.13, 12 MP 8.00-9.44
+# against 9.12-9.94: even there, so the bound sits a little above.
 GRAPHS_UP_TO_MEGAPIXELS = 16.0
 
 
@@ -58,7 +59,7 @@ class EngineOptions:
     # Called as (tiles done, tiles planned) while a tiled photo is enhanced (the CLI's progress bar).
     progress: Callable[[int, int], None] | None = None
     # The megapixels this run will enhance, when the caller knows (None: unknown). `auto` weighs
-    # PyTorch's start-up against its speed with it: see `build_model_runner`.
+    # PyTorch's start-up against its speed with it: see `_load_for`.
     workload_megapixels: float | None = None
 
 
