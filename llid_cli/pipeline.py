@@ -21,9 +21,12 @@ from llid_cli.io import Image, WriteOptions, header_megapixels, is_readable_name
 from llid_cli.io.image import LUMA_WEIGHTS, from_float, to_float
 from llid_cli.io.formats import FORMAT_EXTENSIONS
 from llid_cli.io.write import same_file
+from llid_cli.night import darker, night_look
 from llid_cli.tone import blend_pixels, shift_pixels
 
 PixelFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 in the photo's own dtype -> the same
+# (pixels, EV shift of the automatic exposure) -> enhanced pixels in the same dtype
+Enhancer = Callable[[np.ndarray, float], np.ndarray]
 
 DEFAULT_MODEL = "lynx"  # better than resse on sice/val and held-out scenes, 6.3x faster: docs/models.md
 
@@ -38,42 +41,45 @@ class EnhanceOptions:
     exposure: float = 0.0  # EV added to the automatic exposure (see llid_cli.tone)
     strength: float = 1.0  # 0: the input unchanged, 1: the full enhancement, mixed in linear light
     denoise: float | None = None  # the model's noise filter: None as built, 0 off, 2 twice the noise assumed
+    night_look: bool = True  # a photo of a dim scene (from its EXIF) is brightened less: llid_cli.night
 
 
 def _classical(settings: ClaheSettings) -> PixelFn:
     return lambda pixels: enhance_clahe(pixels, settings)
 
 
-def build_enhancer(options: EnhanceOptions) -> PixelFn:
-    """The photo's pixels (HxWx3, own dtype) -> enhanced pixels, for the chosen model and pre-step."""
+def build_enhancer(options: EnhanceOptions) -> Enhancer:
+    """(the photo's pixels (HxWx3, own dtype), EV) -> enhanced pixels, for the chosen model and
+    pre-step; EV is the photo's shift of the automatic exposure (`options.exposure`, plus the night
+    look's where the pipeline applies it)."""
     from llid_cli.engine.runner import build_model_runner
 
     model = resolve_model_name(options)
     if not 0.0 <= options.strength <= 1.0:
         raise LlidError(f"strength must be between 0 and 1, got {options.strength}")
-    steps: list[PixelFn] = []
+    pre: PixelFn | None = None
     if options.pre == "clahe":
-        steps.append(_classical(options.clahe))
+        pre = _classical(options.clahe)
     elif options.pre not in (None, "none"):
         raise LlidError(f"unknown pre-processing step '{options.pre}' (choose clahe or none)")
     if model == "clahe":
         if options.weights:
             raise LlidError("the classical 'clahe' model takes no weights")
-        steps.append(_classical(options.clahe))
-        if options.exposure:
-            steps.append(lambda pixels: shift_pixels(pixels, options.exposure))
         if options.denoise:
             raise LlidError("the classical 'clahe' path has no noise filter (the shipped lynx has one)")
-    else:
-        # A learned model applies --exposure itself: natively where it is conditioned on exposure.
-        steps.append(build_model_runner(model, options.weights, options.engine, options.exposure, options.denoise))
+        classical = _classical(options.clahe)
 
-    def enhance(pixels: np.ndarray) -> np.ndarray:
+        def step(pixels: np.ndarray, ev: float) -> np.ndarray:
+            out = classical(pixels)
+            return shift_pixels(out, ev) if ev else out
+    else:
+        # A learned model applies the EV shift itself: natively where it is conditioned on exposure.
+        step = build_model_runner(model, options.weights, options.engine, options.exposure, options.denoise)
+
+    def enhance(pixels: np.ndarray, ev: float = options.exposure) -> np.ndarray:
         if options.strength == 0:
             return pixels.copy()
-        out = pixels
-        for step in steps:
-            out = step(out)
+        out = step(pre(pixels) if pre is not None else pixels, ev)
         return blend_pixels(pixels, out, options.strength)
 
     return enhance
@@ -97,12 +103,14 @@ class FileResult:
     error: str | None = None
     megapixels: float = 0.0
     seconds: float = 0.0
+    night_ev: float = 0.0  # the night look's shift of the automatic exposure (0: not applied)
 
     def as_dict(self) -> dict:
         return {
             "input": str(self.source), "output": None if self.target is None else str(self.target),
             "status": self.status, "error": self.error,
             "megapixels": round(self.megapixels, 3), "seconds": round(self.seconds, 3),
+            "night_look_ev": round(self.night_ev, 2),
         }
 
 
@@ -134,20 +142,31 @@ class Pipeline:
         self._enhance = build_enhancer(replace(options, model=self.model_name))
 
     def enhance_image(self, image: Image) -> Image:
+        return self._enhanced(image)[0]
+
+    def _enhanced(self, image: Image) -> tuple[Image, float]:
+        """The enhanced photo, and the EV by which the night look lowered its exposure (0: none)."""
         pixels = image.pixels
         if image.is_gray:
             pixels = np.repeat(pixels[:, :, None], 3, axis=2)
-        out = self._enhance(pixels)
+        night = night_look(image) if self.options.night_look and self.options.strength else 0.0
+        out = self._enhance(pixels, self.options.exposure + night)
+        if night and darker(out, pixels):
+            # The night look holds back brightening and never darkens: without it this photo
+            # would not have been brightened at all.
+            out, night = self._enhance(pixels, self.options.exposure), 0.0
         if image.is_gray:
             out = from_float(to_float(out) @ LUMA_WEIGHTS, image.pixels.dtype)
-        return replace(image, pixels=out)
+        return replace(image, pixels=out), night
 
     def enhance_file(self, source: str | Path, target: str | Path) -> FileResult:
         """Enhance one file; raises `LlidError` on failure."""
         start = time.perf_counter()
         image = read_image(source, self.max_pixels)
-        out = write_image(self.enhance_image(image), target, self.write)
-        return FileResult(Path(source), out, "done", megapixels=image.megapixels, seconds=time.perf_counter() - start)
+        enhanced, night = self._enhanced(image)
+        out = write_image(enhanced, target, self.write)
+        return FileResult(Path(source), out, "done", megapixels=image.megapixels,
+                          seconds=time.perf_counter() - start, night_ev=night)
 
     def run_one(self, source: Path, target: Path, skip_existing: bool) -> FileResult:
         """One (source, target) of a batch: never raises for the file's own problems, which come

@@ -93,6 +93,10 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
     counts = _counts(results)
     console.print(f"{counts['done']} enhanced, {counts['skipped']} skipped (already there), "
                   f"{counts['failed']} failed in {elapsed:.1f} s")
+    night = sum(bool(r.night_ev) for r in results)
+    if night:
+        console.print(f"night look: {night} photo{'s' if night > 1 else ''} of a dim scene brightened less "
+                      "(--no-night-look: as bright as by day)")
     failed = [r for r in results if r.status == "failed"]
     if failed:
         _failure_table(console, failed, folder)

@@ -80,8 +80,9 @@ def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kw
             failed += 1
             click.echo(f"Error: {shown(result.source)}: {result.error}", err=True)
         else:
+            night = f", night look {result.night_ev:+.1f} EV" if result.night_ev else ""
             click.echo(f"{shown(result.source)} -> {shown(result.target)} ({result.megapixels:.1f} MP, "
-                       f"{result.seconds:.2f} s)", err=True)
+                       f"{result.seconds:.2f} s{night})", err=True)
     if as_json:
         import json
 

@@ -53,6 +53,9 @@ model_options = _compose(
     click.option("--denoise", type=click.FloatRange(0.0, 4.0), default=None, metavar="X",
                  help="Strength of the model's filter for the grain brightening lifts into the shadows: "
                       "0 off, 2 twice the noise assumed [default: 1 for lynx; other models have none]."),
+    click.option("--night-look/--no-night-look", default=True, show_default=True,
+                 help="Brighten a photo of a dim scene (from its EXIF exposure settings) up to 1.5 stops less, "
+                      "so that night still looks like night; off: as bright as a daylight scene."),
     click.option("--pre", type=click.Choice(["none", "clahe"]), default="none", show_default=True,
                  help="Classical step applied before the model."),
     click.option("--backend", type=click.Choice(["auto", "torch", "onnx"]), default="auto", show_default=True,
@@ -111,6 +114,7 @@ def enhance_options_from(kwargs: dict):
         model=kwargs.pop("model"), weights=kwargs.pop("weights"),
         pre=None if pre == "none" else pre, clahe=clahe,
         exposure=kwargs.pop("exposure"), strength=kwargs.pop("strength"), denoise=kwargs.pop("denoise"),
+        night_look=kwargs.pop("night_look"),
         engine=EngineOptions(
             backend=kwargs.pop("backend"), device=kwargs.pop("device"), precision=kwargs.pop("precision"),
             tile=kwargs.pop("tile"), overlap=kwargs.pop("overlap"), threads=kwargs.pop("threads"),

@@ -24,6 +24,9 @@ class Backend(Protocol):
     def global_context(self, whole: np.ndarray) -> ContextManager[None]:
         """Record the statistics of `whole` (h, w, 3); every `run_batch` inside uses them."""
 
+    def set_exposure(self, ev: float) -> None:
+        """The EV shift a network that renders exposure itself (lynx) runs with from now on."""
+
     def free_memory(self) -> int:
         """Bytes this backend may use for activations."""
 

@@ -85,6 +85,11 @@ class OnnxBackend:
             raise LlidError("this ONNX graph has no noise filter strength input (made before --denoise existed): "
                             "run it with torch, or export it again")
 
+    def set_exposure(self, ev: float) -> None:
+        if "exposure" not in self._settings:
+            raise LlidError("this ONNX graph has no exposure input: the engine shifts the output's exposure instead")
+        self._settings["exposure"] = np.array([ev], self.dtype)
+
     def _feed(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         return {"image": np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=self.dtype), **self._settings}
 

@@ -161,7 +161,8 @@ class ModelRunner:
                 loaded.module.denoise_strength = self.denoise
         if options.tile is None:
             _ = loaded.bytes_per_pixel  # measured in fp32 on the CPU, before a backend moves or casts the module
-        self.backend = build_backend(loaded, options, self.exposure if loaded.native_exposure else 0.0,
+        self._rendered_exposure = self.exposure if loaded.native_exposure else 0.0
+        self.backend = build_backend(loaded, options, self._rendered_exposure,
                                      self.denoise if loaded.noise_filter else 1.0)
         # None: automatic; 0: no tiling (one pass over the whole photo, whatever its size).
         tile = auto_tile(loaded, self.backend) if options.tile is None else (options.tile or WHOLE)
@@ -178,9 +179,14 @@ class ModelRunner:
         self.tiler = Tiler(self.backend.run_batch, tile, options.overlap, loaded.input_multiple, options.batch_size)
         self.tiler.on_progress = options.progress
 
-    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+    def __call__(self, pixels: np.ndarray, exposure: float | None = None) -> np.ndarray:
+        """`exposure`: this photo's EV shift instead of the runner's (the pipeline's night look)."""
+        ev = self.exposure if exposure is None else float(exposure)
+        if self.loaded.native_exposure and ev != self._rendered_exposure:
+            self.backend.set_exposure(ev)
+            self._rendered_exposure = ev
         out = self._enhance(pixels)
-        return shift_pixels(out, self.exposure) if self.exposure and not self.loaded.native_exposure else out
+        return shift_pixels(out, ev) if ev and not self.loaded.native_exposure else out
 
     def _enhance(self, pixels: np.ndarray) -> np.ndarray:
         if self.loaded.pre is not None:

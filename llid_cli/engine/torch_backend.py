@@ -45,6 +45,11 @@ class TorchBackend:
             # NHWC lets oneDNN pick its faster convolution kernels on the CPU.
             self.model = self.model.to(memory_format=torch.channels_last)
 
+    def set_exposure(self, ev: float) -> None:
+        if not hasattr(self.model, "exposure_shift"):
+            raise LlidError("this network does not render exposure: the engine shifts its output instead")
+        self.model.exposure_shift = float(ev)
+
     def _tensor(self, batch: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).to(self.device, self.dtype)
         return tensor.contiguous(memory_format=torch.channels_last) if self.device.type == "cpu" else tensor

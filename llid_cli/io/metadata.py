@@ -1,13 +1,22 @@
-"""EXIF orientation and the metadata blocks (EXIF, ICC) that llid carries from input to output."""
+"""EXIF orientation, the exposure settings a camera recorded, and the metadata blocks (EXIF, ICC)
+that llid carries from input to output."""
 
 from __future__ import annotations
 
+import math
 import struct
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 
 ORIENTATION_TAG = 0x0112
+EXIF_IFD = 0x8769  # the sub-directory that holds the exposure settings
+EXPOSURE_TIME, F_NUMBER, ISO_SPEED = 0x829A, 0x829D, 0x8827
+# Bounds on values read from an untrusted file: anything outside is a broken tag, not a photo.
+_SECONDS = (1e-6, 3600.0)
+_F_NUMBERS = (0.5, 256.0)
+_ISO = (1.0, 1e7)
 
 
 def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
@@ -78,3 +87,55 @@ def add_png_metadata(png: bytes, icc: bytes | None, exif: bytes | None) -> bytes
         body = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
         extra += _png_chunk(b"eXIf", body)
     return png[:ihdr_end] + extra + png[ihdr_end:]
+
+
+@dataclass(frozen=True)
+class ExposureSettings:
+    """What the camera did: shutter time (s), aperture (f-number) and sensitivity (ISO)."""
+
+    seconds: float
+    f_number: float
+    iso: float
+
+    @property
+    def ev100(self) -> float:
+        """The settings as an exposure value at ISO 100: log2(N^2 / t) - log2(ISO / 100). A frame
+        exposed as a light meter asks is a scene whose mean luminance is 2^EV100 x 0.125 cd/m^2
+        (ISO 2720's reflected-light constant, 12.5)."""
+        return math.log2(self.f_number**2 / self.seconds) - math.log2(self.iso / 100.0)
+
+
+def exposure_settings(exif: bytes | None) -> ExposureSettings | None:
+    """The exposure settings recorded in an EXIF block, or None when any of the three is missing,
+    unreadable or out of any camera's range (a photo without them is still a photo)."""
+    if not exif:
+        return None
+    import warnings
+
+    from PIL import Image as PILImage
+
+    try:
+        with warnings.catch_warnings():  # Pillow warns of a corrupt block: None says it all
+            warnings.simplefilter("ignore")
+            block = PILImage.Exif()
+            block.load(exif)
+            tags = block.get_ifd(EXIF_IFD)
+        values = (_number(tags.get(EXPOSURE_TIME)), _number(tags.get(F_NUMBER)), _number(tags.get(ISO_SPEED)))
+    except Exception:  # a malformed block costs the settings, never the photo
+        return None
+    for value, (low, high) in zip(values, (_SECONDS, _F_NUMBERS, _ISO)):
+        if value is None or not low <= value <= high:
+            return None
+    return ExposureSettings(*values)
+
+
+def _number(value) -> float | None:
+    """An EXIF number as a float: a rational, an integer, or the first of several (ISO is written
+    as a list by some cameras); None for anything else."""
+    if isinstance(value, (tuple, list)):
+        value = value[0] if value else None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return number if math.isfinite(number) else None

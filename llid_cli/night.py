@@ -1,0 +1,91 @@
+"""The night look: a photo taken in little light is brightened less, so that night still looks like night.
+
+Why: every learned model here learned its exposure from SICE, whose references are exposure
+fusions of daylight and indoor brackets. Given a night street or a city at night it renders the
+same brightness as a dim daylight scene: `lynx` took the 18 DICM photos whose EXIF puts the scene
+below 6 EV to a mean luma of 0.41-0.50, the level of its daylight photos, and their black skies
+came out a murky grey-yellow. A photographer expects a night photo to be brighter and cleaner,
+not turned into day (the eye itself sees a night scene dim: below a few cd/m^2 its vision is
+mesopic).
+
+What decides is the light of the scene, which the camera recorded: its exposure settings give the
+light that reached the sensor (EV100, `llid_cli.io.metadata.ExposureSettings`) and the photo's own
+exposure says how far from a metered exposure the frame is, so
+
+    scene EV = EV100 + (exposure of the photo - log2(0.18))
+
+(0.18: the mean linear level of a frame exposed as a light meter asks; a daylight frame shot two
+stops under still reads as daylight). Scene EV is log2 of the mean luminance over 0.125 cd/m^2:
+DICM's night and dim indoor photos measure -2.7 to 6.3, its daylight ones 10.1 to 16.1.
+
+The automatic exposure is lowered by `STOPS_PER_EV` per EV below `DIM_EV`, at most `MOST` stops
+(at scene EV 3, about 1 cd/m^2, and below). It only ever holds back brightening:
+
+- it fades out between the bounds below which lynx brightens a photo at all (`HELP`: the mean of
+  sqrt(luminance), lynx's `keep_exposure`), so a photo that needs no help is left as it was;
+- the pipeline checks that the output is not darker than the input, and enhances again without
+  the night look if it is (`llid_cli.pipeline.Pipeline`).
+
+A photo without exposure settings (SICE, PNG frames, edited files) is enhanced as before.
+`--no-night-look` turns it off; `--exposure` adds to it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from llid_cli.io import Image
+from llid_cli.io.image import to_float
+from llid_cli.io.metadata import exposure_settings
+from llid_cli.tone import LINEAR_LUMA, exposure_of, srgb_to_linear
+
+DIM_EV = 6.0  # scene EV (8 cd/m^2) from which a scene is lit enough to be rendered as it is
+STOPS_PER_EV = 0.5  # how much less brightening per EV of scene light below DIM_EV
+MOST = 1.5  # the most it holds back, in stops (reached at scene EV 3, 1 cd/m^2)
+METERED = math.log2(0.18)  # the exposure of a frame exposed as a light meter asks
+HELP = (0.25, 0.30)  # lynx's keep_exposure: mean sqrt(luminance) up to which a photo is brightened
+_SAMPLES = 1 << 18  # pixels measured (a regular subsample): the means are what matter
+
+
+def scene_ev(image: Image) -> float | None:
+    """The scene's light as an exposure value (log2 of its mean luminance over 0.125 cd/m^2), from
+    the photo's EXIF exposure settings and its own exposure; None without settings."""
+    settings = exposure_settings(image.exif)
+    if settings is None:
+        return None
+    return settings.ev100 + exposure_of(_sample(image.pixels)) - METERED
+
+
+def night_shift(scene: float | None) -> float:
+    """EV (0 or below) added to the automatic exposure of a photo of a scene this light."""
+    if scene is None:
+        return 0.0
+    return -min(MOST, max(0.0, DIM_EV - scene) * STOPS_PER_EV)
+
+
+def needs_help(image: Image) -> float:
+    """1 for a photo dark enough that a model brightens it, 0 for one it leaves alone (`HELP`)."""
+    linear = srgb_to_linear(_sample(image.pixels)) @ LINEAR_LUMA
+    brightness = float(np.sqrt(np.maximum(linear, 0.0)).mean())
+    low, high = HELP
+    return min(1.0, max(0.0, (high - brightness) / (high - low)))
+
+
+def night_look(image: Image) -> float:
+    """The EV by which the night look lowers this photo's automatic exposure (0: it does not)."""
+    shift = night_shift(scene_ev(image))
+    return shift * needs_help(image) if shift else 0.0
+
+
+def darker(output: np.ndarray, pixels: np.ndarray) -> bool:
+    """Whether `output` holds less light than `pixels` (photos' pixels in their own dtype)."""
+    return exposure_of(_sample(output)) < exposure_of(_sample(pixels))
+
+
+def _sample(pixels: np.ndarray) -> np.ndarray:
+    """A regular subsample of a photo's pixels (HxW or HxWxC, any dtype) as HxWx3 float in [0, 1]."""
+    step = max(1, math.ceil(math.sqrt(pixels.shape[0] * pixels.shape[1] / _SAMPLES)))
+    small = to_float(pixels[::step, ::step])
+    return np.repeat(small[:, :, None], 3, axis=2) if small.ndim == 2 else small[:, :, :3]
