@@ -1,10 +1,12 @@
 """Make the README's before/after strip from real dark photos (no references exist for them).
 
     python examples/make_strip.py OUT.jpg --models resse,lynx PHOTO [PHOTO ...]
+    python examples/make_strip.py OUT.jpg --night-look-rows PHOTO [PHOTO ...]
 
 Each photo is enhanced at full resolution (large ones are tiled by the engine) by each model, then
 the input (top row) and each model's output (one row per model, in order) are scaled to the same
-height and laid side by side.
+height and laid side by side. With --night-look-rows each model gives two rows: without the night
+look, then with it (as llid enhances by default).
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ def main() -> None:
     parser.add_argument("--models", default="", help="comma-separated [default: the default model]")
     parser.add_argument("--weights", default=None, help="with one model: its weights file")
     parser.add_argument("--height", type=int, default=200)
+    parser.add_argument("--night-look-rows", action="store_true", help="each model without, then with the night look")
     args = parser.parse_args()
     names = [n for n in args.models.split(",") if n] or [None]
-    pipelines = [Pipeline(EnhanceOptions(model=name, weights=args.weights)) for name in names]
+    looks = (False, True) if args.night_look_rows else (True,)
+    pipelines = [Pipeline(EnhanceOptions(model=name, weights=args.weights, night_look=look))
+                 for name in names for look in looks]
     columns = []
     for path in args.photos:
         image = read_image(path)

@@ -51,6 +51,22 @@ def write_jpeg(path: Path, rgb: np.ndarray, quality: int = 95, exif: bytes | Non
     return path
 
 
+def exif_block(seconds=None, f_number=None, iso=None) -> bytes:
+    """An EXIF block with the exposure settings given (shutter seconds, f-number, ISO)."""
+    from PIL import Image
+
+    block = Image.Exif()
+    tags = block.get_ifd(0x8769)
+    for tag, value in ((0x829A, seconds), (0x829D, f_number), (0x8827, iso)):
+        if value is not None:
+            tags[tag] = value
+    return block.tobytes()
+
+
+NIGHT_EXIF = exif_block(0.25, 2.8, 800)  # EV100 2: a street at night, metered
+DAYLIGHT_EXIF = exif_block(1 / 500, 8.0, 100)  # EV100 15: sunlight
+
+
 @pytest.fixture(scope="session", autouse=True)
 def own_user_cache(tmp_path_factory):
     """The whole run, subprocesses included, uses a cache of its own: tests export random-weight

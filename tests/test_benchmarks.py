@@ -67,3 +67,21 @@ def test_startup_times_whole_commands_per_size_and_backend(tmp_path):
         assert "failed:" not in row and float(row[2]) > 0 and float(row[3]) > 0  # seconds, MiB
     refused = _run("benchmarks/startup.py", str(tmp_path / "none.png"))
     assert refused.returncode == 1 and "not a photo OpenCV can read" in refused.stderr
+
+
+def test_night_look_prints_each_photo_with_exposure_settings(tmp_path):
+    from conftest import DAYLIGHT_EXIF, NIGHT_EXIF, write_jpeg
+
+    dark = gradient_rgb(64, 80, seed=4, dark=0.12)
+    write_jpeg(tmp_path / "night.jpg", dark, exif=NIGHT_EXIF)
+    write_jpeg(tmp_path / "day.jpg", dark, exif=DAYLIGHT_EXIF)
+    write_jpeg(tmp_path / "plain.jpg", dark)  # no settings: not a row
+    done = _run("benchmarks/night_look.py", str(tmp_path), "--model", "lynx-fast")
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:]}
+    assert set(rows) == {"day.jpg", "night.jpg", "mean,"}
+    assert float(rows["night.jpg"][2]) == -1.5 and float(rows["day.jpg"][2]) == 0.0
+    night_luma = [float(v) for v in rows["night.jpg"][3].split("/")]  # in / without / with the look
+    assert night_luma[2] < night_luma[1]
+    day_luma = [float(v) for v in rows["day.jpg"][3].split("/")]
+    assert day_luma[2] == day_luma[1]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import gradient_rgb, write_jpeg
+from conftest import DAYLIGHT_EXIF, NIGHT_EXIF, exif_block, gradient_rgb, write_jpeg
 
 from llid_cli.cli import cli
 from llid_cli.io import read_image
@@ -18,34 +18,19 @@ from llid_cli.night import MOST, night_look, night_shift
 from llid_cli.tone import LINEAR_LUMA, srgb_to_linear
 
 
-def exif(seconds=None, f_number=None, iso=None) -> bytes:
-    from PIL import Image as PILImage
-
-    block = PILImage.Exif()
-    tags = block.get_ifd(0x8769)
-    for tag, value in ((0x829A, seconds), (0x829D, f_number), (0x8827, iso)):
-        if value is not None:
-            tags[tag] = value
-    return block.tobytes()
-
-
-NIGHT = exif(0.25, 2.8, 800)  # EV100 2: a street at night, metered
-DAYLIGHT = exif(1 / 500, 8.0, 100)  # EV100 15: sunlight
-
-
 def light(path: Path) -> float:
     pixels = read_image(path).pixels.astype(np.float32) / 255.0
     return float((srgb_to_linear(pixels) @ LINEAR_LUMA).mean())
 
 
 def test_exposure_settings_are_read_from_exif_and_bounded():
-    settings = exposure_settings(exif(0.25, 2.8, 100))
+    settings = exposure_settings(exif_block(0.25, 2.8, 100))
     assert settings == ExposureSettings(0.25, 2.8, 100.0)
     assert settings.ev100 == pytest.approx(math.log2(2.8**2 / 0.25))
-    assert exposure_settings(exif(0.25, 2.8, 400)).ev100 == pytest.approx(settings.ev100 - 2)
+    assert exposure_settings(exif_block(0.25, 2.8, 400)).ev100 == pytest.approx(settings.ev100 - 2)
     # What a camera cannot have recorded, or did not record, gives no settings (and no failure).
-    for broken in (exif(0.25, 2.8), exif(0.0, 2.8, 100), exif(0.25, 0.0, 100), exif(0.25, 2.8, 10**9),
-                   exif(1e5, 2.8, 100), b"Exif\x00\x00II*\x00garbage", b"", None):
+    for broken in (exif_block(0.25, 2.8), exif_block(0.0, 2.8, 100), exif_block(0.25, 0.0, 100),
+                   exif_block(0.25, 2.8, 10**9), exif_block(1e5, 2.8, 100), b"Exif\x00\x00II*\x00garbage", b"", None):
         assert exposure_settings(broken) is None
 
 
@@ -62,7 +47,7 @@ def test_a_night_photo_is_brightened_less_and_a_daylight_one_as_before(tmp_path,
     dark = gradient_rgb(96, 128, seed=5, dark=0.12)
     # The night photo first: the photos after it must not inherit its exposure.
     sources = [write_jpeg(tmp_path / name, dark, exif=block)
-               for name, block in (("night.jpg", NIGHT), ("day.jpg", DAYLIGHT), ("plain.jpg", None))]
+               for name, block in (("night.jpg", NIGHT_EXIF), ("day.jpg", DAYLIGHT_EXIF), ("plain.jpg", None))]
     runner = CliRunner()
     common = ["--model", model, "--backend", backend, "--format", "png"]
     result = runner.invoke(cli, ["enhance", *map(str, sources), "-o", str(tmp_path / "on"), "--json", *common])
@@ -82,7 +67,7 @@ def test_a_night_photo_is_brightened_less_and_a_daylight_one_as_before(tmp_path,
 
 def test_a_photo_that_needs_no_help_is_left_as_it_would_be(tmp_path):
     bright = gradient_rgb(96, 128, seed=2)
-    sources = [write_jpeg(tmp_path / "night.jpg", bright, exif=NIGHT), write_jpeg(tmp_path / "plain.jpg", bright)]
+    sources = [write_jpeg(tmp_path / "night.jpg", bright, exif=NIGHT_EXIF), write_jpeg(tmp_path / "plain.jpg", bright)]
     result = CliRunner().invoke(cli, ["enhance", *map(str, sources), "-o", str(tmp_path / "out"), "--json",
                                       "--format", "png"])
     assert result.exit_code == 0, result.output
@@ -95,7 +80,7 @@ def test_the_night_look_never_darkens_a_photo(tmp_path):
     # A photo just dark enough for lynx to brighten it a little (its keep_exposure fades the
     # brightening out, as the night look fades itself): the night look's shift would take it
     # below its own light, so it is enhanced again without it.
-    source = write_jpeg(tmp_path / "night.jpg", gradient_rgb(96, 128, seed=3, dark=0.56), exif=NIGHT)
+    source = write_jpeg(tmp_path / "night.jpg", gradient_rgb(96, 128, seed=3, dark=0.56), exif=NIGHT_EXIF)
     shift = night_look(read_image(source))
     assert shift < 0
     runner = CliRunner()
@@ -116,7 +101,7 @@ def test_batch_says_how_many_photos_took_the_night_look(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     dark = gradient_rgb(64, 80, seed=4, dark=0.12)
-    write_jpeg(folder / "a.jpg", dark, exif=NIGHT)
+    write_jpeg(folder / "a.jpg", dark, exif=NIGHT_EXIF)
     write_jpeg(folder / "b.jpg", dark)
     result = CliRunner().invoke(cli, ["batch", str(folder), "-o", str(tmp_path / "out"), "--model", "lynx-fast"])
     assert result.exit_code == 0, result.output
