@@ -9,7 +9,8 @@ not turned into day (the eye itself sees a night scene dim: below a few cd/m^2 i
 mesopic).
 
 What decides is the light of the scene, which the camera recorded: its exposure settings give the
-light that reached the sensor (EV100, `llid_cli.io.metadata.ExposureSettings`) and the photo's own
+light that reached the sensor (EV100, `llid_cli.io.metadata.ExposureSettings`, which the readers
+take from EXIF or a TIFF's EXIF directory into `Image.exposure`) and the photo's own
 exposure says how far from a metered exposure the frame is, so
 
     scene EV = EV100 + (exposure of the photo - log2(0.18))
@@ -38,7 +39,6 @@ import numpy as np
 
 from llid_cli.io import Image
 from llid_cli.io.image import to_float
-from llid_cli.io.metadata import exposure_settings
 from llid_cli.tone import LINEAR_LUMA, exposure_of, srgb_to_linear
 
 DIM_EV = 6.0  # scene EV (8 cd/m^2) from which a scene is lit enough to be rendered as it is
@@ -52,10 +52,9 @@ _SAMPLES = 1 << 18  # pixels measured (a regular subsample): the means are what 
 def scene_ev(image: Image) -> float | None:
     """The scene's light as an exposure value (log2 of its mean luminance over 0.125 cd/m^2), from
     the photo's EXIF exposure settings and its own exposure; None without settings."""
-    settings = exposure_settings(image.exif)
-    if settings is None:
+    if image.exposure is None:
         return None
-    return settings.ev100 + exposure_of(_sample(image.pixels)) - METERED
+    return image.exposure.ev100 + exposure_of(_sample(image.pixels)) - METERED
 
 
 def night_shift(scene: float | None) -> float:

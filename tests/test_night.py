@@ -13,7 +13,7 @@ from conftest import DAYLIGHT_EXIF, NIGHT_EXIF, exif_block, gradient_rgb, write_
 
 from llid_cli.cli import cli
 from llid_cli.io import read_image
-from llid_cli.io.metadata import ExposureSettings, exposure_settings
+from llid_cli.io.metadata import ExposureSettings, exposure_settings, exposure_settings_from
 from llid_cli.night import MOST, night_look, night_shift
 from llid_cli.tone import LINEAR_LUMA, srgb_to_linear
 
@@ -32,6 +32,25 @@ def test_exposure_settings_are_read_from_exif_and_bounded():
     for broken in (exif_block(0.25, 2.8), exif_block(0.0, 2.8, 100), exif_block(0.25, 0.0, 100),
                    exif_block(0.25, 2.8, 10**9), exif_block(1e5, 2.8, 100), b"Exif\x00\x00II*\x00garbage", b"", None):
         assert exposure_settings(broken) is None
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif", ".webp"])
+def test_readers_take_the_settings_from_every_format_that_records_them(tmp_path, suffix):
+    from PIL import Image as PILImage
+
+    path = tmp_path / f"night{suffix}"
+    PILImage.fromarray(gradient_rgb(20, 30)).save(path, exif=NIGHT_EXIF)
+    assert read_image(path).exposure == ExposureSettings(0.25, 2.8, 800.0)
+    PILImage.fromarray(gradient_rgb(20, 30)).save(path)
+    assert read_image(path).exposure is None
+
+
+def test_tag_values_are_read_as_readers_give_them():
+    # TIFF rationals as (numerator, denominator) pairs, ISO as a list: 1/500 s, f/2.8, ISO 100.
+    assert exposure_settings_from((1, 500), (28, 10), [100]) == ExposureSettings(0.002, 2.8, 100.0)
+    assert exposure_settings_from((1, 0), 2.8, 100) is None
+    assert exposure_settings_from("fast", 2.8, 100) is None
+    assert exposure_settings_from(float("nan"), 2.8, 100) is None
 
 
 def test_night_shift_grows_as_the_scene_darkens_and_is_bounded():

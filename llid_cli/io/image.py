@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from llid_cli.io.metadata import ExposureSettings
+
 # Rec. 601 luma weights: used to fold RGB back to gray and to measure brightness.
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -20,6 +22,8 @@ class Image:
     [0, 1]). The dtype *is* the bit depth: it comes from the file, never from pixel values, so a
     dark 16-bit frame stays 16-bit. `alpha` (HxW, same dtype) is carried through untouched.
     `exif` is the raw EXIF block with the orientation already applied to the pixels and reset to 1.
+    `exposure` is what the camera recorded of its exposure (read from EXIF, or a TIFF's EXIF
+    directory), for the night look; None when the file does not say.
     """
 
     pixels: np.ndarray
@@ -28,6 +32,7 @@ class Image:
     icc: bytes | None = None
     source_format: str | None = None
     path: str | None = None
+    exposure: ExposureSettings | None = None
 
     def __post_init__(self) -> None:
         if self.pixels.dtype not in _MAX_VALUE:

@@ -106,8 +106,8 @@ class ExposureSettings:
 
 
 def exposure_settings(exif: bytes | None) -> ExposureSettings | None:
-    """The exposure settings recorded in an EXIF block, or None when any of the three is missing,
-    unreadable or out of any camera's range (a photo without them is still a photo)."""
+    """The exposure settings recorded in an EXIF block (as Pillow reads it), or None: see
+    `exposure_settings_from`."""
     if not exif:
         return None
     import warnings
@@ -120,20 +120,29 @@ def exposure_settings(exif: bytes | None) -> ExposureSettings | None:
             block = PILImage.Exif()
             block.load(exif)
             tags = block.get_ifd(EXIF_IFD)
-        values = (_number(tags.get(EXPOSURE_TIME)), _number(tags.get(F_NUMBER)), _number(tags.get(ISO_SPEED)))
+            return exposure_settings_from(tags.get(EXPOSURE_TIME), tags.get(F_NUMBER), tags.get(ISO_SPEED))
     except Exception:  # a malformed block costs the settings, never the photo
         return None
+
+
+def exposure_settings_from(seconds, f_number, iso) -> ExposureSettings | None:
+    """Settings from the three tags' values as a reader gives them (numbers, Pillow's rationals,
+    (numerator, denominator) pairs; ISO may be a list, of which the first counts), or None when any
+    is missing, unreadable or out of any camera's range (a photo without them is still a photo)."""
+    values = (_number(seconds, rational=True), _number(f_number, rational=True), _number(iso))
     for value, (low, high) in zip(values, (_SECONDS, _F_NUMBERS, _ISO)):
         if value is None or not low <= value <= high:
             return None
     return ExposureSettings(*values)
 
 
-def _number(value) -> float | None:
-    """An EXIF number as a float: a rational, an integer, or the first of several (ISO is written
-    as a list by some cameras); None for anything else."""
+def _number(value, rational: bool = False) -> float | None:
+    """A tag's value as a float; None for anything that is not a number."""
     if isinstance(value, (tuple, list)):
-        value = value[0] if value else None
+        if rational and len(value) == 2:  # a TIFF RATIONAL as a (numerator, denominator) pair
+            value = value[0] / value[1] if value[1] else None
+        else:
+            value = value[0] if value else None
     try:
         number = float(value)
     except (TypeError, ValueError, ZeroDivisionError):

@@ -19,7 +19,7 @@ import numpy as np
 from llid_cli.errors import ImageReadError, ImageTooLargeError, UnsupportedFormatError
 from llid_cli.io.formats import read_format
 from llid_cli.io.image import Image, from_float, to_float
-from llid_cli.io.metadata import apply_orientation, exif_upright
+from llid_cli.io.metadata import apply_orientation, exif_upright, exposure_settings, exposure_settings_from
 from llid_cli.io.native import LIBPNG_MAX_SIDE, native_stderr
 
 DEFAULT_MAX_PIXELS = 250_000_000
@@ -133,7 +133,7 @@ def _read_with_pillow(path: Path, data: bytes, fmt: str, limit: int) -> Image:
     pixels = apply_orientation(pixels, orientation)
     if alpha is not None:
         alpha = apply_orientation(alpha, orientation)
-    return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc, source_format=actual)
+    return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc, source_format=actual, exposure=exposure_settings(exif))
 
 
 # What OpenCV's PNG decoder accepts besides libpng's limit per side: CV_IO_MAX_IMAGE_PIXELS.
@@ -225,6 +225,7 @@ def _read_tiff(path: Path, data: bytes, limit: int) -> Image:
             icc = bytes(icc_tag.value) if icc_tag is not None else None
             orient_tag = tags.get(274)
             orientation = int(orient_tag.value) if orient_tag is not None else 1
+            exposure = _tiff_exposure(tags.get(34665))
             extra = page.extrasamples or ()
     except (ImageTooLargeError, ImageReadError):
         raise
@@ -235,7 +236,16 @@ def _read_tiff(path: Path, data: bytes, limit: int) -> Image:
     pixels = apply_orientation(pixels, orientation)
     if alpha is not None:
         alpha = apply_orientation(alpha, orientation)
-    return Image(pixels=pixels, alpha=alpha, icc=icc, source_format="tiff")
+    return Image(pixels=pixels, alpha=alpha, icc=icc, source_format="tiff", exposure=exposure)
+
+
+def _tiff_exposure(exif_tag):
+    """The exposure settings in a TIFF's EXIF directory (tifffile reads it as a dict), or None."""
+    tags = exif_tag.value if exif_tag is not None else None
+    if not isinstance(tags, dict):
+        return None
+    iso = tags.get("ISOSpeedRatings", tags.get("PhotographicSensitivity"))
+    return exposure_settings_from(tags.get("ExposureTime"), tags.get("FNumber"), iso)
 
 
 def _tiff_channels(path: Path, arr: np.ndarray, photometric: int, n_extra: int):
