@@ -154,9 +154,10 @@ def test_heic_is_read_for_real(tmp_path):
     assert np.abs(pixels.astype(int) - rgb.astype(int)).mean() < 6  # lossy, 4:2:0 chroma; a channel swap gives ~60
 
 
-def _tiny_dng(path, height: int = 64, width: int = 96) -> None:
+def _tiny_dng(path, height: int = 64, width: int = 96, exposure: tuple[float, float, int] | None = None) -> None:
     """A camera RAW as a camera writes one: a 12-bit RGGB Bayer mosaic in a DNG (TIFF with the DNG
-    tags LibRaw needs), red on the left half of the scene and blue on the right."""
+    tags LibRaw needs), red on the left half of the scene and blue on the right; `exposure`
+    (seconds, f-number, ISO): the settings recorded with it."""
     import tifffile
 
     scene = np.zeros((height, width, 3))
@@ -180,7 +181,35 @@ def _tiny_dng(path, height: int = 64, width: int = 96) -> None:
         (50778, "H", 1, (21,), False),  # CalibrationIlluminant1: D65
         (50728, "2I", 3, rationals([1, 1, 1]), False),  # AsShotNeutral
     ]
+    if exposure is not None:
+        tags.append((34664, "I", 1, (0,), False))  # becomes ExifIFD (34665), which tifffile will not write
     tifffile.imwrite(path, mosaic, photometric=32803, subfiletype=0, extratags=tags)
+    if exposure is not None:
+        _append_exif_ifd(path, *exposure)
+
+
+def _append_exif_ifd(path, seconds: float, f_number: float, iso: int) -> None:
+    """Append an EXIF directory (ExposureTime, FNumber, ISOSpeedRatings) to a little-endian TIFF
+    and turn its placeholder tag 34664 into an ExifIFD tag pointing at it, as cameras store their
+    settings (tifffile writes no EXIF directory; LibRaw reads the ISO only from there)."""
+    import struct
+
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        entry, pointer = tif.pages[0].tags[34664].offset, tif.pages[0].tags[34664].valueoffset
+    data = bytearray(open(path, "rb").read())
+    data += b"\x00" * (-len(data) % 2)
+    start = len(data)
+    values = start + 2 + 3 * 12 + 4  # the two rationals follow the directory
+    entries = [struct.pack("<HHII", 33434, 5, 1, values), struct.pack("<HHII", 33437, 5, 1, values + 8),
+               struct.pack("<HHIHH", 34855, 3, 1, iso, 0)]
+    data += struct.pack("<H", len(entries)) + b"".join(entries) + struct.pack("<I", 0)
+    data += struct.pack("<IIII", round(seconds * 10000), 10000, round(f_number * 10000), 10000)
+    data[entry:entry + 2] = struct.pack("<H", 34665)
+    data[pointer:pointer + 4] = struct.pack("<I", start)
+    with open(path, "wb") as handle:
+        handle.write(bytes(data))
 
 
 def test_camera_raw_is_read_for_real(tmp_path):
@@ -200,6 +229,19 @@ def test_camera_raw_is_read_for_real(tmp_path):
     result = CliRunner().invoke(cli, ["enhance", str(tmp_path / "shot.dng"), "-o", str(tmp_path / "shot.png")])
     assert result.exit_code == 0, result.output
     assert read_image(tmp_path / "shot.png").pixels.dtype == np.uint16
+
+
+def test_camera_raw_brings_its_exposure_settings(tmp_path):
+    """What the camera recorded reaches the photo (for the night look); a RAW without it has none."""
+    pytest.importorskip("rawpy")
+    from llid_cli.io import read_image
+    from llid_cli.io.metadata import ExposureSettings
+
+    _tiny_dng(tmp_path / "night.dng", exposure=(0.25, 2.8, 800))
+    settings = read_image(tmp_path / "night.dng").exposure
+    assert settings == ExposureSettings(0.25, pytest.approx(2.8), 800.0)
+    _tiny_dng(tmp_path / "plain.dng")
+    assert read_image(tmp_path / "plain.dng").exposure is None
 
 
 @pytest.mark.parametrize("shape", [(37, 53, 3), (37, 53), (5, 7, 4)])

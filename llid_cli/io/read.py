@@ -294,8 +294,18 @@ def _read_raw(path: Path, limit: int) -> Image:
             # No auto-brightening: the dark frame stays dark so that the model sees what the
             # camera saw; 16 bits keep the shadows' gradations.
             rgb = raw.postprocess(output_bps=16, use_camera_wb=True, no_auto_bright=True)
+            exposure = _raw_exposure(raw)
     except ImageTooLargeError:
         raise
     except Exception as exc:
         raise ImageReadError(f"cannot decode camera RAW ({exc})", path) from exc
-    return Image(pixels=np.ascontiguousarray(rgb), source_format="raw")
+    return Image(pixels=np.ascontiguousarray(rgb), source_format="raw", exposure=exposure)
+
+
+def _raw_exposure(raw):
+    """The exposure settings LibRaw read from a RAW file (it gives 0 for what was not recorded),
+    or None; older rawpy releases do not expose them."""
+    other = getattr(raw, "other", None)
+    if other is None:
+        return None
+    return exposure_settings_from(other.shutter_speed, other.aperture, other.iso_speed)
