@@ -190,3 +190,17 @@ def test_a_job_is_sized_from_headers_only_for_auto_and_only_up_to_the_bound(tmp_
     assert sized_for(EnhanceOptions(engine=EngineOptions(backend="torch")), sources).engine.workload_megapixels is None
     monkeypatch.setattr(pipeline, "GRAPHS_UP_TO_MEGAPIXELS", 0.015)  # the first photo passes it: no more reading
     assert sized_for(auto, sources).engine.workload_megapixels == pytest.approx(120 * 160 / 1e6)
+
+
+def test_the_night_look_runs_without_torch(tmp_path):
+    from conftest import NIGHT_EXIF, write_jpeg
+
+    dark = gradient_rgb(96, 128, seed=5, dark=0.12)
+    sources = [write_jpeg(tmp_path / "night.jpg", dark, exif=NIGHT_EXIF), write_jpeg(tmp_path / "plain.jpg", dark)]
+    result = llid_without_torch("enhance", *sources, "-o", tmp_path / "out", "--format", "png")
+    assert result.returncode == 0, result.stderr
+    assert "night.jpg -> " in result.stderr and "night look -1.5 EV" in result.stderr
+    # The shipped graphs render the shift themselves: as with torch present, on ONNX Runtime.
+    expected = build_model_runner("lynx", None, EngineOptions(backend="onnx"))(read_image(sources[0]).pixels, -1.5)
+    got = read_image(tmp_path / "out" / "night.png").pixels
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
