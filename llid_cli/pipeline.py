@@ -152,8 +152,8 @@ class Pipeline:
         night = night_look(image) if self.options.night_look and self.options.strength else 0.0
         out = self._enhance(pixels, self.options.exposure + night)
         if night and darker(out, pixels):
-            # The night look holds back brightening and never darkens: without it this photo
-            # would not have been brightened at all.
+            # The night look only holds back brightening: an output it took below the input's
+            # own light is made again without it (the model brightened this photo too little).
             out, night = self._enhance(pixels, self.options.exposure), 0.0
         if image.is_gray:
             out = from_float(to_float(out) @ LUMA_WEIGHTS, image.pixels.dtype)
