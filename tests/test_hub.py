@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
 import threading
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 
 from llid_cli.cli import cli
+from llid_cli.io import read_image
 from llid_cli.models import get_spec
 from llid_cli.models.weights import save_weights
 
@@ -100,6 +103,15 @@ def test_pull_downloads_verifies_and_is_used_by_enhance(tmp_path, hub):
     result = CliRunner().invoke(cli, ["enhance", str(photo), "-o", str(tmp_path / "o.png"), "--model", "resse"])
     assert result.exit_code == 0, result.output
     assert requests == []  # enhancing never touches the network
+    # Its graphs were written beside it, so ONNX Runtime runs them without exporting anything.
+    described = json.loads((tmp_path / "cache" / "weights" / "resse.graphs.json").read_text())
+    assert described["weights_sha256"] == hashlib.sha256(data).hexdigest()
+    result = CliRunner().invoke(cli, ["enhance", str(photo), "-o", str(tmp_path / "onnx.png"), "--model", "resse",
+                                      "--backend", "onnx"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "cache" / "onnx").exists()
+    torch_out, onnx_out = (read_image(tmp_path / name).pixels.astype(int) for name in ("o.png", "onnx.png"))
+    assert np.abs(torch_out - onnx_out).max() <= 1
 
 
 def test_pull_refuses_a_file_that_does_not_match_its_sha256(tmp_path, hub):

@@ -173,10 +173,21 @@ def _loaded_facts(loaded) -> dict[str, object]:
 @click.option("--revision", default="main", show_default=True, help="Branch, tag or commit.")
 @click.option("--sha256", default=None, help="Expected sha256 of the file (else llid's record or the hub's).")
 def pull(name: str, repo: str | None, revision: str, sha256: str | None) -> None:
-    """Download NAME's weights into the user cache, verified by sha256 (the only networked command)."""
+    """Download NAME's weights into the user cache, verified by sha256 (the only networked command).
+
+    With torch and onnx installed, the weights' ONNX graphs are written beside them, as for
+    shipped weights: `--backend auto` then runs a small job without starting PyTorch, and a
+    torch-free install sharing the cache can run them."""
     from rich.console import Console
 
+    from llid_cli.extras import installed
     from llid_cli.models.hub import pull as pull_weights
 
+    console = Console(stderr=True)
     path = pull_weights(name, repo, revision, sha256)
-    Console(stderr=True).print(f"{name}: verified and saved to {path}")
+    console.print(f"{name}: verified and saved to {path}")
+    if installed("torch") and installed("onnx"):
+        from llid_cli.engine.graphs import write_graphs
+
+        described = write_graphs(name, path)
+        console.print(f"{name}: ONNX graphs written beside it ({described.name})")
