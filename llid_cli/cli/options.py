@@ -54,8 +54,8 @@ model_options = _compose(
                  help="Strength of the model's filter for the grain brightening lifts into the shadows: "
                       "0 off, 2 twice the noise assumed [default: 1 for lynx; other models have none]."),
     click.option("--night-look/--no-night-look", default=True, show_default=True,
-                 help="Brighten a photo of a dim scene (from the exposure settings its camera recorded) up to 1.5 stops less, "
-                      "so that night still looks like night; off: as bright as a daylight scene."),
+                 help="Brighten a photo of a dim scene (from the exposure settings its camera recorded) up to "
+                      "1.5 stops less, so that night still looks like night; off: as bright as a daylight scene."),
     click.option("--pre", type=click.Choice(["none", "clahe"]), default="none", show_default=True,
                  help="Classical step applied before the model."),
     click.option("--backend", type=click.Choice(["auto", "torch", "onnx"]), default="auto", show_default=True,
