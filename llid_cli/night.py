@@ -2,9 +2,9 @@
 
 Why: every learned model here learned its exposure from SICE, whose references are exposure
 fusions of daylight and indoor brackets. Given a night street or a city at night it renders the
-same brightness as a dim daylight scene: `lynx` took the 18 DICM photos whose EXIF puts the scene
-below 6 EV to a mean luma of 0.41-0.50, the level of its daylight photos, and their black skies
-came out a murky grey-yellow. A photographer expects a night photo to be brighter and cleaner,
+same brightness as a dim daylight scene: `lynx` took the 16 DICM photos whose EXIF puts the
+scene below 6 EV to a mean luma of 0.38-0.50 (0.45 on average), the level of its daylight photos,
+and their black skies came out a murky grey-yellow. A photographer expects a night photo to be brighter and cleaner,
 not turned into day (the eye itself sees a night scene dim: below a few cd/m^2 its vision is
 mesopic).
 
