@@ -4,20 +4,20 @@ Why: every learned model here learned its exposure from SICE, whose references a
 fusions of daylight and indoor brackets. Given a night street or a city at night it renders the
 same brightness as a dim daylight scene: `lynx` took the 16 DICM photos whose EXIF puts the
 scene below 6 EV to a mean luma of 0.38-0.50 (0.45 on average), the level of its daylight photos,
-and their black skies came out a murky grey-yellow. A photographer expects a night photo to be brighter and cleaner,
-not turned into day (the eye itself sees a night scene dim: below a few cd/m^2 its vision is
-mesopic).
+and their black skies came out a murky grey-yellow. A photographer expects a night photo to be
+brighter and cleaner, not turned into day (the eye itself sees a night scene dim: below a few
+cd/m^2 its vision is mesopic).
 
 What decides is the light of the scene, which the camera recorded: its exposure settings give the
 light that reached the sensor (EV100, `llid_cli.io.metadata.ExposureSettings`, which the readers
-take from EXIF or a TIFF's EXIF directory into `Image.exposure`) and the photo's own
-exposure says how far from a metered exposure the frame is, so
+take from EXIF, a TIFF's EXIF directory or a camera RAW into `Image.exposure`) and the photo's
+own exposure says how far from a metered exposure the frame is, so
 
     scene EV = EV100 + (exposure of the photo - log2(0.18))
 
 (0.18: the mean linear level of a frame exposed as a light meter asks; a daylight frame shot two
 stops under still reads as daylight). Scene EV is log2 of the mean luminance over 0.125 cd/m^2:
-DICM's night and dim indoor photos measure -2.7 to 6.3, its daylight ones 10.1 to 16.1.
+DICM's night and dim indoor photos measure -2.6 to 6.3, its daylight ones 10.1 to 16.1.
 
 The automatic exposure is lowered by `STOPS_PER_EV` per EV below `DIM_EV`, at most `MOST` stops
 (at scene EV 3, about 1 cd/m^2, and below). It only ever holds back brightening:
