@@ -106,6 +106,66 @@ def test_icc_profile_survives(tmp_path, ext, dtype):
     assert back.icc == icc
 
 
+def _photo_exif() -> bytes:
+    exif = PILImage.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0132] = "llid camera", "L1", "2026:11:29 21:40:00"
+    settings = exif.get_ifd(0x8769)
+    settings[0x829A], settings[0x829D], settings[0x8827] = 0.25, 2.8, 800  # ExposureTime, FNumber, ISO
+    settings[0x9003] = "2026:11:29 21:40:00"  # DateTimeOriginal
+    exif.get_ifd(0x8825)[1] = "N"  # GPSLatitudeRef
+    return exif.tobytes()
+
+
+def _photo_tags(path) -> tuple:
+    exif = PILImage.open(path).getexif()
+    return (exif.get(0x010F), exif.get(0x0110), exif.get(0x0132), exif.get_ifd(0x8769).get(0x829A),
+            exif.get_ifd(0x8769).get(0x9003), exif.get_ifd(0x8825).get(1))
+
+
+@pytest.mark.parametrize("dtype,source", [(np.uint8, ".jpg"), (np.uint16, ".png")])
+def test_exif_survives_into_a_tiff_and_out_of_it(tmp_path, dtype, source):
+    """A TIFF holds EXIF as directories of its own: what the camera recorded reaches a TIFF output
+    (8- and 16-bit) and comes back out of it into a JPEG."""
+    from click.testing import CliRunner
+
+    from llid_cli.cli import cli
+
+    expected = ("llid camera", "L1", "2026:11:29 21:40:00", 0.25, "2026:11:29 21:40:00", "N")
+    photo = tmp_path / f"in{source}"
+    write_image(Image(pixels=gradient_rgb(40, 56, dtype=dtype, dark=0.2), exif=_photo_exif()), photo)
+    assert _photo_tags(photo) == expected
+    runner = CliRunner()
+    assert runner.invoke(cli, ["enhance", str(photo), "-o", str(tmp_path / "out.tif")]).exit_code == 0
+    assert _photo_tags(tmp_path / "out.tif") == expected
+    image = read_image(tmp_path / "out.tif")
+    assert image.pixels.dtype == dtype and image.exposure.iso == 800.0
+    assert runner.invoke(cli, ["enhance", str(tmp_path / "out.tif"), "-o", str(tmp_path / "again.jpg")]).exit_code == 0
+    assert _photo_tags(tmp_path / "again.jpg") == expected
+
+
+def test_a_tiff_whose_exif_is_broken_still_reads(tmp_path):
+    import struct
+    import subprocess
+    import sys
+
+    import tifffile
+
+    write_image(Image(pixels=gradient_rgb(20, 30), exif=_photo_exif()), tmp_path / "ok.tif")
+    data = bytearray((tmp_path / "ok.tif").read_bytes())
+    with tifffile.TiffFile(tmp_path / "ok.tif") as tif:
+        pointer = tif.pages[0].tags[0x8769].valueoffset
+    data[pointer:pointer + 4] = struct.pack("<I", len(data) + 10_000)  # the EXIF directory is past the end
+    (tmp_path / "broken.tif").write_bytes(bytes(data))
+    image = read_image(tmp_path / "broken.tif")
+    assert np.array_equal(image.pixels, read_image(tmp_path / "ok.tif").pixels) and image.exposure is None
+    # The CLI says one line for the photo, none of tifffile's about what it skipped.
+    done = subprocess.run([sys.executable, "-m", "llid_cli", "enhance", str(tmp_path / "broken.tif"), "-o",
+                           str(tmp_path / "out.tif"), "--model", "clahe"], capture_output=True, text=True, timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 0 and len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"{tmp_path / 'broken.tif'} -> {tmp_path / 'out.tif'} (")
+
+
 def test_exif_survives_in_16bit_png(tmp_path):
     exif = PILImage.Exif()
     exif[0x010F] = "llid camera"

@@ -12,6 +12,7 @@ import io
 import os
 import stat
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,8 @@ import numpy as np
 from llid_cli.errors import ImageReadError, ImageTooLargeError, UnsupportedFormatError
 from llid_cli.io.formats import read_format
 from llid_cli.io.image import Image, from_float, to_float
-from llid_cli.io.metadata import apply_orientation, exif_upright, exposure_settings, exposure_settings_from
+from llid_cli.io.metadata import (DESCRIPTIVE_TAGS, apply_orientation, exif_of_tiff, exif_upright, exposure_settings,
+                                  exposure_settings_from)
 from llid_cli.io.native import LIBPNG_MAX_SIDE, native_stderr
 
 DEFAULT_MAX_PIXELS = 250_000_000
@@ -211,7 +213,7 @@ def _read_tiff(path: Path, data: bytes, limit: int) -> Image:
     import tifffile
 
     try:
-        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        with _quiet_tifffile(), tifffile.TiffFile(io.BytesIO(data)) as tif:
             page = tif.pages[0]
             shape = page.shape
             axes = page.axes
@@ -226,6 +228,7 @@ def _read_tiff(path: Path, data: bytes, limit: int) -> Image:
             orient_tag = tags.get(274)
             orientation = int(orient_tag.value) if orient_tag is not None else 1
             exposure = _tiff_exposure(tags.get(34665))
+            exif = _tiff_exif(data) if 34665 in tags or any(tag in tags for tag in DESCRIPTIVE_TAGS) else None
             extra = page.extrasamples or ()
     except (ImageTooLargeError, ImageReadError):
         raise
@@ -236,7 +239,34 @@ def _read_tiff(path: Path, data: bytes, limit: int) -> Image:
     pixels = apply_orientation(pixels, orientation)
     if alpha is not None:
         alpha = apply_orientation(alpha, orientation)
-    return Image(pixels=pixels, alpha=alpha, icc=icc, source_format="tiff", exposure=exposure)
+    return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc, source_format="tiff", exposure=exposure)
+
+
+@contextmanager
+def _quiet_tifffile():
+    """tifffile logs what it skips in a damaged directory (several lines on stderr for one bad
+    EXIF pointer); the photo still reads, and what is lost is only metadata."""
+    import logging
+
+    logger = logging.getLogger("tifffile")
+    level = logger.level
+    logger.setLevel(logging.ERROR + 10)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _tiff_exif(data: bytes) -> bytes | None:
+    """The TIFF's photo metadata as an EXIF block (`exif_of_tiff`), from Pillow's reading of its
+    header (Pillow decodes no pixels here: tifffile does)."""
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(io.BytesIO(data)) as pil:
+            return exif_of_tiff(pil)
+    except Exception:  # a TIFF Pillow cannot parse still has pixels: only its metadata is lost
+        return None
 
 
 def _tiff_exposure(exif_tag):

@@ -13,7 +13,7 @@ from llid_cli.errors import ImageWriteError
 from llid_cli.io.atomic import atomic_write_bytes
 from llid_cli.io.formats import HIGH_DEPTH_FORMATS, write_format
 from llid_cli.io.image import Image, convert_depth
-from llid_cli.io.metadata import add_png_metadata
+from llid_cli.io.metadata import add_png_metadata, attach_directories, tiff_tags_for
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,9 @@ def _encode_tiff(pixels: np.ndarray, alpha: np.ndarray | None, image: Image) -> 
     kwargs = {}
     if alpha is not None:
         kwargs["extrasamples"] = ["unassalpha"]
+    # EXIF as a TIFF holds it: descriptive tags in the image's directory, the EXIF and GPS
+    # directories appended after it (tifffile writes neither pointer itself).
+    extratags, directories = tiff_tags_for(image.exif)
     buf = io.BytesIO()
     tifffile.imwrite(
         buf,
@@ -122,9 +125,10 @@ def _encode_tiff(pixels: np.ndarray, alpha: np.ndarray | None, image: Image) -> 
         compression="zlib",
         iccprofile=image.icc,
         metadata=None,
+        extratags=extratags,
         **kwargs,
     )
-    return buf.getvalue()
+    return attach_directories(buf.getvalue(), directories)
 
 
 def _encode_pillow(pixels, alpha, image: Image, fmt: str, quality: int) -> bytes:
