@@ -202,12 +202,26 @@ def tiff_tags_for(exif: bytes | None) -> tuple[list[tuple], dict[int, dict]]:
         directories = {}
         for pointer in (EXIF_IFD, GPS_IFD):
             tags = {tag: value for tag, value in block.get_ifd(pointer).items() if tag != INTEROP_IFD}
-            if tags:
+            if tags and _directory(tags, 0) is not None:  # one that cannot be written is left out
                 directories[pointer] = tags
                 extratags.append((_PLACEHOLDERS[pointer], "I", 1, (0,), False))
     except Exception:
         return [], {}
     return extratags, directories
+
+
+def _directory(tags: dict, start: int) -> bytes | None:
+    """`tags` as a TIFF directory (little-endian) placed at byte `start`, or None if Pillow cannot
+    write one of them."""
+    from PIL.TiffImagePlugin import ImageFileDirectory_v2
+
+    try:
+        directory = ImageFileDirectory_v2()
+        for tag, value in tags.items():
+            directory[tag] = value
+        return directory.tobytes(start)
+    except Exception:
+        return None
 
 
 def attach_directories(tiff: bytes, directories: dict[int, dict]) -> bytes:
@@ -219,21 +233,18 @@ def attach_directories(tiff: bytes, directories: dict[int, dict]) -> bytes:
     import io
 
     import tifffile
-    from PIL.TiffImagePlugin import ImageFileDirectory_v2
 
     data = bytearray(tiff)
     with tifffile.TiffFile(io.BytesIO(tiff)) as parsed:
         placeholders = {code: parsed.pages[0].tags.get(code) for code in _PLACEHOLDERS.values()}
     for pointer, tags in directories.items():
         placeholder = placeholders.get(_PLACEHOLDERS[pointer])
-        if placeholder is None:
-            continue
         data += b"\x00" * (-len(data) % 2)  # a directory starts on a word boundary
         start = len(data)
-        directory = ImageFileDirectory_v2()
-        for tag, value in tags.items():
-            directory[tag] = value
-        data += directory.tobytes(start)
+        directory = _directory(tags, start)
+        if placeholder is None or directory is None:
+            continue
+        data += directory
         data[placeholder.offset:placeholder.offset + 2] = struct.pack("<H", pointer)
         data[placeholder.valueoffset:placeholder.valueoffset + 4] = struct.pack("<I", start)
     return bytes(data)
