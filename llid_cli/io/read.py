@@ -20,9 +20,9 @@ import numpy as np
 from llid_cli.errors import ImageReadError, ImageTooLargeError, UnsupportedFormatError
 from llid_cli.io.formats import read_format
 from llid_cli.io.image import Image, from_float, to_float
-from llid_cli.io.metadata import (DESCRIPTIVE_TAGS, apply_orientation, exif_of_tiff, exif_upright, exposure_settings,
-                                  exposure_settings_from)
+from llid_cli.io.metadata import apply_orientation, exif_upright, exposure_settings, exposure_settings_from
 from llid_cli.io.native import LIBPNG_MAX_SIDE, native_stderr
+from llid_cli.io.tiff_exif import DESCRIPTIVE_TAGS, exif_of_tiff
 
 DEFAULT_MAX_PIXELS = 250_000_000
 

@@ -13,7 +13,8 @@ from llid_cli.errors import ImageWriteError
 from llid_cli.io.atomic import atomic_write_bytes
 from llid_cli.io.formats import HIGH_DEPTH_FORMATS, write_format
 from llid_cli.io.image import Image, convert_depth
-from llid_cli.io.metadata import add_png_metadata, attach_directories, tiff_tags_for
+from llid_cli.io.metadata import add_png_metadata
+from llid_cli.io.tiff_exif import attach_directories, tiff_tags_for
 
 
 @dataclass(frozen=True)
