@@ -23,7 +23,7 @@ from llid_cli.io import read_image
 from llid_cli.io.image import convert_depth
 from llid_cli.metrics import psnr
 from llid_cli.pipeline import EnhanceOptions, Pipeline
-from llid_cli.tone import LINEAR_LUMA, srgb_to_linear
+from llid_cli.tone import brightness_of
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DARK = 0.25
@@ -37,7 +37,7 @@ def clipped(pixels: np.ndarray) -> float:
 
 def brightness(pixels: np.ndarray) -> float:
     """Mean sqrt(linear luminance) of 8-bit RGB: a perceptual level in [0, 1] (lynx's keep_exposure scale)."""
-    return float(np.sqrt(srgb_to_linear(pixels.astype(np.float32) / 255) @ LINEAR_LUMA).mean())
+    return brightness_of(pixels.astype(np.float32) / 255)
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ import numpy as np
 
 from llid_cli.io import Image
 from llid_cli.io.image import to_float
-from llid_cli.tone import LINEAR_LUMA, exposure_of, srgb_to_linear
+from llid_cli.tone import brightness_of, exposure_of
 
 DIM_EV = 6.0  # scene EV (8 cd/m^2) from which a scene is lit enough to be rendered as it is
 STOPS_PER_EV = 0.5  # how much less brightening per EV of scene light below DIM_EV
@@ -52,9 +52,7 @@ _SAMPLES = 1 << 18  # pixels measured (a regular subsample): the means are what 
 def scene_ev(image: Image) -> float | None:
     """The scene's light as an exposure value (log2 of its mean luminance over 0.125 cd/m^2), from
     the photo's EXIF exposure settings and its own exposure; None without settings."""
-    if image.exposure is None:
-        return None
-    return image.exposure.ev100 + exposure_of(_sample(image.pixels)) - METERED
+    return None if image.exposure is None else _scene_ev(image, _sample(image.pixels))
 
 
 def night_shift(scene: float | None) -> float:
@@ -64,18 +62,23 @@ def night_shift(scene: float | None) -> float:
     return -min(MOST, max(0.0, DIM_EV - scene) * STOPS_PER_EV)
 
 
-def needs_help(image: Image) -> float:
-    """1 for a photo dark enough that a model brightens it, 0 for one it leaves alone (`HELP`)."""
-    linear = srgb_to_linear(_sample(image.pixels)) @ LINEAR_LUMA
-    brightness = float(np.sqrt(np.maximum(linear, 0.0)).mean())
-    low, high = HELP
-    return min(1.0, max(0.0, (high - brightness) / (high - low)))
-
-
 def night_look(image: Image) -> float:
     """The EV by which the night look lowers this photo's automatic exposure (0: it does not)."""
-    shift = night_shift(scene_ev(image))
-    return shift * needs_help(image) if shift else 0.0
+    if image.exposure is None:
+        return 0.0
+    sample = _sample(image.pixels)  # measured once for the scene's light and the photo's need
+    shift = night_shift(_scene_ev(image, sample))
+    return shift * _needs_help(sample) if shift else 0.0
+
+
+def _scene_ev(image: Image, sample: np.ndarray) -> float:
+    return image.exposure.ev100 + exposure_of(sample) - METERED
+
+
+def _needs_help(sample: np.ndarray) -> float:
+    """1 for a photo dark enough that a model brightens it, 0 for one it leaves alone (`HELP`)."""
+    low, high = HELP
+    return min(1.0, max(0.0, (high - brightness_of(sample)) / (high - low)))
 
 
 def darker(output: np.ndarray, pixels: np.ndarray) -> bool:

@@ -35,6 +35,12 @@ def exposure_of(rgb: np.ndarray) -> float:
     return float(np.log2(max(mean, _FLOOR)))
 
 
+def brightness_of(rgb: np.ndarray) -> float:
+    """Mean sqrt(linear luminance) of HxWx3 sRGB in [0, 1]: a perceptual level in [0, 1], the
+    scale of lynx's `keep_exposure` (the photos a model brightens are below 0.25-0.30)."""
+    return float(np.sqrt(np.maximum(srgb_to_linear(rgb) @ LINEAR_LUMA, 0.0)).mean())
+
+
 def shift_linear(linear: np.ndarray, ev: float) -> np.ndarray:
     """Linear light `ev` stops brighter or darker, without clipping.
 

@@ -37,11 +37,13 @@ def exif_of_tiff(pil_image) -> bytes | None:
         for tag in DESCRIPTIVE_TAGS:
             if tag in source:
                 block[tag] = source[tag]
-        for pointer, found in ((EXIF_IFD, exif_tags), (GPS_IFD, gps_tags)):
-            tags = {tag: value for tag, value in found.items() if tag != INTEROP_IFD}
+        directories = {EXIF_IFD: _movable(exif_tags), GPS_IFD: _movable(gps_tags)}
+        if not len(block) and not any(directories.values()):
+            return None
+        for pointer, tags in directories.items():
             if tags:
                 block.get_ifd(pointer).update(tags)
-        return block.tobytes() if len(block) or block.get_ifd(EXIF_IFD) or block.get_ifd(GPS_IFD) else None
+        return block.tobytes()
     except Exception:  # a malformed directory costs the metadata, never the photo
         return None
 
@@ -66,13 +68,18 @@ def tiff_tags_for(exif: bytes | None) -> tuple[list[tuple], dict[int, dict]]:
                      if isinstance(block.get(tag), str) and block[tag].isascii()]
         directories = {}
         for pointer in (EXIF_IFD, GPS_IFD):
-            tags = {tag: value for tag, value in block.get_ifd(pointer).items() if tag != INTEROP_IFD}
+            tags = _movable(block.get_ifd(pointer))
             if tags and _directory(tags, 0) is not None:  # one that cannot be written is left out
                 directories[pointer] = tags
                 extratags.append((_PLACEHOLDERS[pointer], "I", 1, (0,), False))
     except Exception:
         return [], {}
     return extratags, directories
+
+
+def _movable(directory: dict) -> dict:
+    """A directory's tags less the pointers into the file it came from (Interoperability)."""
+    return {tag: value for tag, value in directory.items() if tag != INTEROP_IFD}
 
 
 def _directory(tags: dict, start: int) -> bytes | None:
