@@ -14,6 +14,11 @@ exposure (the bracket starts from its brightest area), as the references of one 
 depend on which frame was the input, and it sees what fusion sees: how much of the scene is
 shadow, how much light, where the contrast is.
 
+What makes it predict, measured (`scripts/fit_bracket_exposure.py --mirrors`, docs/models.md):
+the pyramid's halvings keep even samples, as OpenCV's `pyrDown` does, so the coarsest levels that
+set the fusion's level lean on the top-left corner, as the references' do. Fused from a mirrored
+photo it predicts no better than a constant; the halving is kept as it is for that reason.
+
 Everything runs on a 128x128 thumbnail of the (already pooled) photo, a fixed size so that the
 pyramid's depth is fixed and the ONNX graph serves any photo size. 17 frames x 128 x 128: about
 50 ms on two threads, once per photo (tiles replay the result).
