@@ -19,7 +19,7 @@ from llid_cli.engine.runner import GRAPHS_UP_TO_MEGAPIXELS, EngineOptions
 from llid_cli.errors import LlidError
 from llid_cli.io import Image, WriteOptions, header_megapixels, is_readable_name, read_image, write_image
 from llid_cli.io.image import LUMA_WEIGHTS, from_float, to_float
-from llid_cli.io.formats import FORMAT_EXTENSIONS
+from llid_cli.io.formats import FORMAT_EXTENSIONS, default_extension
 from llid_cli.io.write import same_file
 from llid_cli.night import darker, night_look
 from llid_cli.tone import blend_pixels, shift_pixels
@@ -193,7 +193,7 @@ class Pipeline:
 
 
 def output_name(source: Path, suffix: str, fmt: str | None) -> str:
-    extension = FORMAT_EXTENSIONS[fmt] if fmt else source.suffix
+    extension = FORMAT_EXTENSIONS[fmt] if fmt else default_extension(source)
     return f"{source.stem}{suffix}{extension}"
 
 

@@ -214,6 +214,54 @@ def test_heic_is_read_for_real(tmp_path):
     assert np.abs(pixels.astype(int) - rgb.astype(int)).mean() < 6  # lossy, 4:2:0 chroma; a channel swap gives ~60
 
 
+def test_heic_is_written_with_exif_icc_and_alpha(tmp_path):
+    """A HEIC output keeps what a phone's photo carries: EXIF (camera, date, GPS and the exposure
+    settings the night look reads), ICC and alpha; 16 bits are rounded to HEIC's 8."""
+    pytest.importorskip("pillow_heif")
+    rgb = gradient_rgb(48, 64, seed=4)
+    alpha = np.tile(np.linspace(0, 255, 64).astype(np.uint8), (48, 1))
+    image = Image(pixels=rgb, alpha=alpha, exif=_photo_exif(), icc=fake_icc())
+    back = read_image(write_image(image, tmp_path / "phone.heic"))
+    assert back.pixels.shape == (48, 64, 3) and back.pixels.dtype == np.uint8
+    assert np.abs(back.pixels.astype(int) - rgb.astype(int)).mean() < 3  # lossy at q95 4:4:4; a channel swap gives ~60
+    assert np.abs(back.alpha.astype(int) - alpha.astype(int)).mean() < 3
+    assert back.icc == fake_icc()
+    assert _photo_tags(tmp_path / "phone.heic") == ("llid camera", "L1", "2026:11:29 21:40:00", 0.25,
+                                                     "2026:11:29 21:40:00", "N")
+    assert back.exposure is not None and back.exposure.iso == 800
+    deep = read_image(write_image(Image(pixels=gradient_rgb(16, 16, dtype=np.uint16)), tmp_path / "deep.heif"))
+    assert deep.pixels.dtype == np.uint8
+
+
+def test_writing_heic_without_its_extra_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    from llid_cli.errors import UnsupportedFormatError
+
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # import pillow_heif now fails
+    with pytest.raises(UnsupportedFormatError, match=r"writing HEIC needs the 'heic' extra: pip install 'llid\[heic\]'"):
+        write_image(Image(pixels=gradient_rgb(8, 8)), tmp_path / "x.heic")
+    assert not (tmp_path / "x.heic").exists()
+
+
+def test_a_phones_heic_is_enhanced_beside_itself_as_heic(tmp_path):
+    """`llid enhance IMG.HEIC` with no -o writes IMG_llid.HEIC (it failed: llid could not write
+    HEIC), keeping the phone's EXIF."""
+    pytest.importorskip("pillow_heif")
+    from click.testing import CliRunner
+
+    from llid_cli.cli import cli
+
+    dark = Image(pixels=gradient_rgb(40, 56, seed=2, dark=0.15), exif=_photo_exif())
+    write_image(dark, tmp_path / "IMG_0001.HEIC")
+    result = CliRunner().invoke(cli, ["enhance", str(tmp_path / "IMG_0001.HEIC"), "--model", "clahe"])
+    assert result.exit_code == 0, result.output
+    out = read_image(tmp_path / "IMG_0001_llid.HEIC")
+    assert out.pixels.shape == (40, 56, 3)
+    assert out.pixels.mean() > read_image(tmp_path / "IMG_0001.HEIC").pixels.mean() + 20
+    assert out.exposure is not None and out.exposure.iso == 800
+
+
 def _tiny_dng(path, height: int = 64, width: int = 96, exposure: tuple[float, float, int] | None = None) -> None:
     """A camera RAW as a camera writes one: a 12-bit RGGB Bayer mosaic in a DNG (TIFF with the DNG
     tags LibRaw needs), red on the left half of the scene and blue on the right; `exposure`
@@ -317,3 +365,30 @@ def test_float_to_8_bit_rounds_half_to_even_and_clips(shape):
     flat[: min(flat.size, special.size)] = special[: flat.size]
     expected = np.rint(np.clip(values, 0.0, 1.0) * np.float32(255)).astype(np.uint8)
     assert np.array_equal(from_float(values, np.uint8), expected)
+
+
+def test_a_camera_raw_is_written_as_a_16bit_tiff_unless_told_otherwise(tmp_path):
+    """llid cannot write RAW: a RAW's output named after it is a TIFF, which keeps its 16 bits
+    (`enhance` beside it and `batch`, which resumes on those names); `--format` still decides."""
+    pytest.importorskip("rawpy")
+    from click.testing import CliRunner
+
+    from llid_cli.cli import cli
+    from llid_cli.io.formats import default_extension
+
+    assert [default_extension(n) for n in ("a.CR2", "b.dng", "c.HEIC", "d.jpg")] == [".tif", ".tif", ".HEIC", ".jpg"]
+    (tmp_path / "card").mkdir()
+    _tiny_dng(tmp_path / "card" / "DSC_0001.dng")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["enhance", str(tmp_path / "card" / "DSC_0001.dng"), "--model", "clahe"])
+    assert result.exit_code == 0, result.output
+    assert read_image(tmp_path / "card" / "DSC_0001_llid.tif").pixels.dtype == np.uint16
+    (tmp_path / "card" / "DSC_0001_llid.tif").unlink()
+    for expected in ("1 enhanced, 0 skipped", "0 enhanced, 1 skipped"):
+        result = runner.invoke(cli, ["batch", str(tmp_path / "card"), "-o", str(tmp_path / "out"), "--model", "clahe"])
+        assert result.exit_code == 0 and expected in result.output, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["DSC_0001.tif"]
+    assert read_image(tmp_path / "out" / "DSC_0001.tif").pixels.dtype == np.uint16
+    result = runner.invoke(cli, ["batch", str(tmp_path / "card"), "-o", str(tmp_path / "jpegs"), "--model", "clahe",
+                                 "--format", "jpeg"])
+    assert result.exit_code == 0 and (tmp_path / "jpegs" / "DSC_0001.jpg").is_file(), result.output

@@ -19,11 +19,15 @@ READ_FORMATS: dict[str, str] = {
 
 WRITE_FORMATS: dict[str, str] = {
     ".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".tif": "tiff", ".tiff": "tiff",
-    ".webp": "webp", ".bmp": "bmp",
+    ".webp": "webp", ".bmp": "bmp", ".heic": "heic", ".heif": "heic",
 }
 
 # The extension a `--format NAME` produces.
-FORMAT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "webp": ".webp", "bmp": ".bmp"}
+FORMAT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "webp": ".webp", "bmp": ".bmp", "heic": ".heic"}
+
+# What an input in a format llid reads but cannot write is written as when its output is named
+# after it and no format is asked for: a camera RAW becomes a TIFF, which keeps its 16 bits.
+WRITTEN_AS = {"raw": "tiff"}
 
 # Formats that can hold 16 bits per channel; the rest are written as 8-bit.
 HIGH_DEPTH_FORMATS = {"png", "tiff"}
@@ -47,6 +51,16 @@ def write_format(path: str | Path, fmt: str | None = None) -> str:
         known = " ".join(sorted(WRITE_FORMATS))
         raise UnsupportedFormatError(f"cannot write extension '{suffix or '(none)'}' (llid writes {known})", path)
     return WRITE_FORMATS[suffix]
+
+
+def default_extension(source: str | Path) -> str:
+    """The extension of an output named after `source` when no format is asked for: the input's
+    own where llid writes that format, else the one `WRITTEN_AS` gives (photo.CR2 -> photo.tif)."""
+    suffix = Path(source).suffix
+    read_as = READ_FORMATS.get(suffix.lower())
+    if suffix.lower() in WRITE_FORMATS or read_as not in WRITTEN_AS:
+        return suffix
+    return FORMAT_EXTENSIONS[WRITTEN_AS[read_as]]
 
 
 def is_readable_name(path: str | Path) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from llid_cli.errors import ImageWriteError
+from llid_cli.errors import ImageWriteError, UnsupportedFormatError
 from llid_cli.io.atomic import atomic_write_bytes
 from llid_cli.io.formats import HIGH_DEPTH_FORMATS, write_format
 from llid_cli.io.image import Image, convert_depth
@@ -20,7 +20,7 @@ from llid_cli.io.tiff_exif import attach_directories, tiff_tags_for
 @dataclass(frozen=True)
 class WriteOptions:
     format: str | None = None  # None: from the extension
-    quality: int = 95  # JPEG / WebP
+    quality: int = 95  # JPEG / WebP / HEIC
     bit_depth: int | None = None  # None: same as the input where the format allows
     overwrite: bool = False  # allow replacing an *input* file
 
@@ -69,7 +69,19 @@ def encode_image(image: Image, path: Path, options: WriteOptions) -> bytes:
         return _encode_png(pixels, alpha, image, path)
     if fmt == "tiff":
         return _encode_tiff(pixels, alpha, image)
+    if fmt == "heic":
+        _heif_plugin(path)
     return _encode_pillow(pixels, alpha, image, fmt, options.quality)
+
+
+def _heif_plugin(path: Path) -> None:
+    """Register pillow-heif's HEIF encoder with Pillow (the 'heic' extra, which reading HEIC needs too)."""
+    try:
+        import pillow_heif
+    except ImportError as exc:
+        raise UnsupportedFormatError("writing HEIC needs the 'heic' extra: pip install 'llid[heic]' "
+                                     "(in a checkout of llid: pip install '.[heic]')", path) from exc
+    pillow_heif.register_heif_opener()
 
 
 def _encode_png(pixels: np.ndarray, alpha: np.ndarray | None, image: Image, path: Path) -> bytes:
@@ -135,7 +147,7 @@ def _encode_tiff(pixels: np.ndarray, alpha: np.ndarray | None, image: Image) -> 
 def _encode_pillow(pixels, alpha, image: Image, fmt: str, quality: int) -> bytes:
     from PIL import Image as PILImage
 
-    if alpha is not None and fmt in ("webp", "png"):
+    if alpha is not None and fmt in ("webp", "png", "heic"):
         arr = np.dstack([pixels, alpha]) if pixels.ndim == 3 else np.dstack([pixels, alpha])
         pil = PILImage.fromarray(arr, "RGBA" if pixels.ndim == 3 else "LA")
     else:
@@ -144,7 +156,7 @@ def _encode_pillow(pixels, alpha, image: Image, fmt: str, quality: int) -> bytes
     kwargs: dict = {}
     if image.icc:
         kwargs["icc_profile"] = image.icc
-    if image.exif and fmt in ("jpeg", "webp", "png"):
+    if image.exif and fmt in ("jpeg", "webp", "png", "heic"):
         kwargs["exif"] = image.exif
     if fmt == "jpeg":
         # Full-resolution chroma at high quality: colour edges matter more than a few kilobytes.
@@ -152,6 +164,9 @@ def _encode_pillow(pixels, alpha, image: Image, fmt: str, quality: int) -> bytes
     elif fmt == "webp":
         # exact: keep the colour under fully transparent pixels instead of zeroing it.
         kwargs.update(quality=quality, lossless=quality == 100, method=4, exact=True)
+    elif fmt == "heic":
+        # 4:4:4 at high quality, as for JPEG; 8 bits per channel (a 16-bit photo is rounded).
+        kwargs.update(quality=quality, chroma=444 if quality >= 90 else 420)
     buf = io.BytesIO()
-    pil.save(buf, format={"jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP", "png": "PNG"}[fmt], **kwargs)
+    pil.save(buf, format={"jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP", "png": "PNG", "heic": "HEIF"}[fmt], **kwargs)
     return buf.getvalue()
