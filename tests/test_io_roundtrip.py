@@ -239,9 +239,48 @@ def test_writing_heic_without_its_extra_says_what_to_install(tmp_path, monkeypat
     from llid_cli.errors import UnsupportedFormatError
 
     monkeypatch.setitem(sys.modules, "pillow_heif", None)  # import pillow_heif now fails
-    with pytest.raises(UnsupportedFormatError, match=r"writing HEIC needs the 'heic' extra: pip install 'llid\[heic\]'"):
+    with pytest.raises(UnsupportedFormatError, match=r"HEIC needs the 'heic' extra: pip install 'llid\[heic\]'"):
         write_image(Image(pixels=gradient_rgb(8, 8)), tmp_path / "x.heic")
     assert not (tmp_path / "x.heic").exists()
+
+
+def test_avif_round_trip_keeps_exif_icc_and_alpha(tmp_path):
+    """AVIF, read and written by Pillow itself: EXIF (with the exposure settings), ICC and alpha
+    survive, 16 bits are rounded to 8, and `llid enhance x.avif` writes x_llid.avif."""
+    from PIL import features
+
+    if not features.check("avif"):
+        pytest.skip("this Pillow has no AVIF codec")
+    from click.testing import CliRunner
+
+    from llid_cli.cli import cli
+
+    rgb = gradient_rgb(48, 64, seed=5)
+    alpha = np.tile(np.linspace(0, 255, 64).astype(np.uint8), (48, 1))
+    back = read_image(write_image(Image(pixels=rgb, alpha=alpha, exif=_photo_exif(), icc=fake_icc()), tmp_path / "a.avif"))
+    assert back.pixels.shape == (48, 64, 3) and back.pixels.dtype == np.uint8
+    assert np.abs(back.pixels.astype(int) - rgb.astype(int)).mean() < 3  # lossy at q95 4:4:4
+    assert np.abs(back.alpha.astype(int) - alpha.astype(int)).mean() < 3
+    assert back.icc == fake_icc() and back.exposure is not None and back.exposure.iso == 800
+    assert _photo_tags(tmp_path / "a.avif")[:3] == ("llid camera", "L1", "2026:11:29 21:40:00")
+    assert read_image(write_image(Image(pixels=gradient_rgb(16, 16, dtype=np.uint16)), tmp_path / "d.avif")).pixels.dtype == np.uint8
+    write_image(Image(pixels=gradient_rgb(40, 56, seed=2, dark=0.15)), tmp_path / "dark.avif")
+    result = CliRunner().invoke(cli, ["enhance", str(tmp_path / "dark.avif"), "--model", "clahe"])
+    assert result.exit_code == 0, result.output
+    assert read_image(tmp_path / "dark_llid.avif").pixels.mean() > read_image(tmp_path / "dark.avif").pixels.mean() + 20
+
+
+def test_avif_without_a_codec_says_what_to_install(tmp_path, monkeypatch):
+    from PIL import features
+
+    from llid_cli.errors import UnsupportedFormatError
+
+    monkeypatch.setattr(features, "check", lambda name: False if name == "avif" else True)
+    (tmp_path / "a.avif").write_bytes(b"\x00\x00\x00\x1cftypavif" + b"\x00" * 64)
+    for call in (lambda: read_image(tmp_path / "a.avif"), lambda: write_image(Image(pixels=gradient_rgb(8, 8)), tmp_path / "b.avif")):
+        with pytest.raises(UnsupportedFormatError, match=r"AVIF needs a Pillow built with it \(11.3 or newer\): pip install -U Pillow"):
+            call()
+    assert not (tmp_path / "b.avif").exists()
 
 
 def test_a_phones_heic_is_enhanced_beside_itself_as_heic(tmp_path):

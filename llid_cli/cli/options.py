@@ -87,7 +87,7 @@ write_options = _compose(
     click.option("--format", "fmt", type=click.Choice(sorted(FORMAT_EXTENSIONS)), default=None,
                  help="Output format [default: from the output's extension; for a camera RAW named after its input, tiff]."),
     click.option("-q", "--quality", type=click.IntRange(1, 100), default=95, show_default=True,
-                 help="JPEG/WebP/HEIC quality."),
+                 help="JPEG/WebP/HEIC/AVIF quality."),
     click.option("--bit-depth", type=click.Choice(["same", "8", "16"]), default="same", show_default=True,
                  help="Output bit depth (16 only for PNG/TIFF)."),
     click.option("--max-pixels", type=click.FloatRange(min=1), default=None, envvar="LLID_MAX_PIXELS",

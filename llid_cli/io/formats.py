@@ -13,17 +13,19 @@ READ_FORMATS: dict[str, str] = {
     ".webp": "webp",
     ".bmp": "bmp",
     ".heic": "heic", ".heif": "heic",
+    ".avif": "avif",
     ".dng": "raw", ".cr2": "raw", ".cr3": "raw", ".nef": "raw", ".arw": "raw",
     ".raf": "raw", ".orf": "raw", ".rw2": "raw", ".pef": "raw", ".srw": "raw",
 }
 
 WRITE_FORMATS: dict[str, str] = {
     ".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".tif": "tiff", ".tiff": "tiff",
-    ".webp": "webp", ".bmp": "bmp", ".heic": "heic", ".heif": "heic",
+    ".webp": "webp", ".bmp": "bmp", ".heic": "heic", ".heif": "heic", ".avif": "avif",
 }
 
 # The extension a `--format NAME` produces.
-FORMAT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "webp": ".webp", "bmp": ".bmp", "heic": ".heic"}
+FORMAT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "webp": ".webp", "bmp": ".bmp", "heic": ".heic",
+                     "avif": ".avif"}
 
 # What an input in a format llid reads but cannot write is written as when its output is named
 # after it and no format is asked for: a camera RAW becomes a TIFF, which keeps its 16 bits.
@@ -51,6 +53,23 @@ def write_format(path: str | Path, fmt: str | None = None) -> str:
         known = " ".join(sorted(WRITE_FORMATS))
         raise UnsupportedFormatError(f"cannot write extension '{suffix or '(none)'}' (llid writes {known})", path)
     return WRITE_FORMATS[suffix]
+
+
+def enable_pillow_codec(fmt: str, path: str | Path) -> None:
+    """Make Pillow able to read and write `fmt`, or say in one line what to install: HEIC comes
+    from pillow-heif (the 'heic' extra), AVIF from Pillow itself (11.3 and newer, in its wheels)."""
+    if fmt == "heic":
+        try:
+            import pillow_heif
+        except ImportError as exc:
+            raise UnsupportedFormatError("HEIC needs the 'heic' extra: pip install 'llid[heic]' "
+                                         "(in a checkout of llid: pip install '.[heic]')", path) from exc
+        pillow_heif.register_heif_opener()
+    elif fmt == "avif":
+        from PIL import features
+
+        if not features.check("avif"):
+            raise UnsupportedFormatError("AVIF needs a Pillow built with it (11.3 or newer): pip install -U Pillow", path)
 
 
 def default_extension(source: str | Path) -> str:

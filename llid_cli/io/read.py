@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from llid_cli.errors import ImageReadError, ImageTooLargeError, UnsupportedFormatError
-from llid_cli.io.formats import read_format
+from llid_cli.io.formats import enable_pillow_codec, read_format
 from llid_cli.io.image import Image, from_float, to_float
 from llid_cli.io.metadata import apply_orientation, exif_upright, exposure_settings, exposure_settings_from
 from llid_cli.io.native import LIBPNG_MAX_SIDE, native_stderr
@@ -102,12 +102,7 @@ def _open_pillow(path: Path, data: bytes, fmt: str):
     from PIL import Image as PILImage
     from PIL import UnidentifiedImageError
 
-    if fmt == "heic":
-        try:
-            import pillow_heif
-        except ImportError as exc:
-            raise UnsupportedFormatError("HEIC needs the 'heic' extra: pip install 'llid[heic]' (in a checkout of llid: pip install '.[heic]')", path) from exc
-        pillow_heif.register_heif_opener()
+    enable_pillow_codec(fmt, path)
     # The pixel limit is checked by llid itself (with a clearer message), so Pillow's own bomb
     # check is switched off for this read.
     PILImage.MAX_IMAGE_PIXELS = None
