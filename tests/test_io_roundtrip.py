@@ -9,7 +9,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 
 from llid_cli.errors import ImageWriteError
-from llid_cli.io import Image, WriteOptions, read_image, write_image
+from llid_cli.io import Image, WriteOptions, header_megapixels, read_image, write_image
 
 
 @pytest.mark.parametrize("ext", [".png", ".tif"])
@@ -231,6 +231,7 @@ def test_heic_is_written_with_exif_icc_and_alpha(tmp_path):
     assert back.exposure is not None and back.exposure.iso == 800
     deep = read_image(write_image(Image(pixels=gradient_rgb(16, 16, dtype=np.uint16)), tmp_path / "deep.heif"))
     assert deep.pixels.dtype == np.uint8
+    assert header_megapixels(tmp_path / "phone.heic") == 48 * 64 / 1e6  # what --backend auto sizes a job by
 
 
 def test_writing_heic_without_its_extra_says_what_to_install(tmp_path, monkeypatch):
@@ -371,6 +372,7 @@ def test_camera_raw_is_read_for_real(tmp_path):
     _tiny_dng(tmp_path / "shot.dng")
     image = read_image(tmp_path / "shot.dng")
     assert image.pixels.shape == (64, 96, 3) and image.pixels.dtype == np.uint16
+    assert header_megapixels(tmp_path / "shot.dng") == 64 * 96 / 1e6  # LibRaw's header, nothing decoded
     left, right = image.pixels[:, :40].reshape(-1, 3).mean(0), image.pixels[:, -40:].reshape(-1, 3).mean(0)
     assert left[0] > left[2] and right[2] > right[0]
     result = CliRunner().invoke(cli, ["enhance", str(tmp_path / "shot.dng"), "-o", str(tmp_path / "shot.png")])

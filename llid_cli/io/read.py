@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from llid_cli.errors import ImageReadError, ImageTooLargeError, UnsupportedFormatError
-from llid_cli.io.formats import enable_pillow_codec, read_format
+from llid_cli.io.formats import READ_FORMATS, enable_pillow_codec, read_format
 from llid_cli.io.image import Image, from_float, to_float
 from llid_cli.io.metadata import apply_orientation, exif_upright, exposure_settings, exposure_settings_from
 from llid_cli.io.native import LIBPNG_MAX_SIDE, native_stderr
@@ -63,18 +63,37 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image:
 
 def header_megapixels(path: str | os.PathLike) -> float | None:
     """A photo's size in megapixels from its header alone, without decoding pixels; None when the
-    header cannot tell (not a regular file, unreadable, a camera RAW that Pillow cannot open)."""
+    header cannot tell (not a regular file, unreadable, a format whose codec is not installed).
+    HEIC and AVIF headers are read with their codecs, a camera RAW's by LibRaw."""
     from PIL import Image as PILImage
 
     path = Path(path)
+    fmt = READ_FORMATS.get(path.suffix.lower())
     try:
         if not stat.S_ISREG(path.stat().st_mode):
             return None
+        if fmt == "raw":
+            return _raw_megapixels(path)
+        enable_pillow_codec(fmt, path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a decompression-bomb warning is read_image's to give
             with PILImage.open(path) as image:
                 return image.width * image.height / 1e6
-    except (OSError, ValueError, PILImage.DecompressionBombError):
+    except (OSError, ValueError, PILImage.DecompressionBombError, UnsupportedFormatError):
+        return None
+
+
+def _raw_megapixels(path: Path) -> float | None:
+    """The sensor's size as LibRaw reads it from the RAW's header (rawpy unpacks nothing before
+    its pixels are asked for); None without rawpy or for a file LibRaw refuses."""
+    try:
+        import rawpy
+    except ImportError:
+        return None
+    try:
+        with rawpy.imread(str(path)) as raw:
+            return raw.sizes.width * raw.sizes.height / 1e6
+    except Exception:  # LibRaw's errors have no common base class in every rawpy release
         return None
 
 
