@@ -433,3 +433,72 @@ def test_a_camera_raw_is_written_as_a_16bit_tiff_unless_told_otherwise(tmp_path)
     result = runner.invoke(cli, ["batch", str(tmp_path / "card"), "-o", str(tmp_path / "jpegs"), "--model", "clahe",
                                  "--format", "jpeg"])
     assert result.exit_code == 0 and (tmp_path / "jpegs" / "DSC_0001.jpg").is_file(), result.output
+
+
+_XMP = (b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description'
+        b' xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:tiff="http://ns.adobe.com/tiff/1.0/"'
+        b' xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/"'
+        b' xmp:Rating="5" tiff:Orientation="6" crs:Exposure2012="+1.50" crs:HasSettings="True">'
+        b'<dc:rights><rdf:Alt><rdf:li xml:lang="x-default">(c) Jane Photographer</rdf:li></rdf:Alt></dc:rights>'
+        b'<crs:ToneCurvePV2012><rdf:Seq><rdf:li>0, 0</rdf:li><rdf:li>255, 255</rdf:li></rdf:Seq></crs:ToneCurvePV2012>'
+        b'</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
+
+
+def _kept_as_an_output_should(xmp: bytes | None) -> bool:
+    """The photographer's rating and rights are there, the orientation is upright and Camera Raw's
+    develop settings (edits of the old pixels) are gone."""
+    return (xmp is not None and b'xmp:Rating="5"' in xmp and b"(c) Jane Photographer" in xmp
+            and b'tiff:Orientation="1"' in xmp and b"crs:Exposure2012" not in xmp and b"ToneCurvePV2012" not in xmp)
+
+
+@pytest.mark.parametrize("ext,dtype,alpha", [(".jpg", np.uint8, False), (".png", np.uint8, False), (".png", np.uint16, True),
+                                             (".webp", np.uint8, True), (".tif", np.uint16, False), (".heic", np.uint8, False),
+                                             (".avif", np.uint8, False)])
+def test_xmp_survives_every_format_that_holds_it(tmp_path, ext, dtype, alpha):
+    from PIL import features
+
+    if ext == ".heic":
+        pytest.importorskip("pillow_heif")
+    if ext == ".avif" and not features.check("avif"):
+        pytest.skip("this Pillow has no AVIF codec")
+    from llid_cli.io.xmp import xmp_for_output
+
+    mask = np.full((20, 30), 200, dtype) if alpha else None
+    image = Image(pixels=gradient_rgb(20, 30, dtype=dtype), alpha=mask, xmp=xmp_for_output(_XMP))
+    assert _kept_as_an_output_should(read_image(write_image(image, tmp_path / f"x{ext}")).xmp)
+
+
+def test_gray_alpha_png_keeps_xmp_too(tmp_path):
+    """8-bit gray+alpha PNGs are encoded by Pillow rather than OpenCV: the same chunk is added."""
+    from llid_cli.io.xmp import xmp_for_output
+
+    image = Image(pixels=gradient_rgb(20, 30)[:, :, 0].copy(), alpha=np.full((20, 30), 9, np.uint8), xmp=xmp_for_output(_XMP))
+    assert _kept_as_an_output_should(read_image(write_image(image, tmp_path / "g.png")).xmp)
+
+
+def test_enhance_keeps_the_photographers_xmp(tmp_path):
+    """A JPEG as Lightroom leaves it (rating, rights, develop settings in its XMP, orientation 6)
+    comes out of `llid enhance` with its rating and rights, upright, without the old develop settings."""
+    from click.testing import CliRunner
+
+    from llid_cli.cli import cli
+
+    exif = PILImage.Exif()
+    exif[0x0112] = 6
+    PILImage.fromarray(gradient_rgb(40, 56, dark=0.2)).save(tmp_path / "in.jpg", quality=95, xmp=_XMP, exif=exif.tobytes())
+    result = CliRunner().invoke(cli, ["enhance", str(tmp_path / "in.jpg"), "-o", str(tmp_path / "out.jpg"), "--model", "clahe"])
+    assert result.exit_code == 0, result.output
+    out = PILImage.open(tmp_path / "out.jpg")
+    assert _kept_as_an_output_should(out.info.get("xmp")) and out.size == (40, 56)
+
+
+def test_xmp_too_long_for_a_jpeg_is_left_out_not_a_failure(tmp_path):
+    """One APP1 segment holds 65504 bytes of XMP; a longer packet (an embedded preview, say) is not
+    written to a JPEG, and the photo is. PNG holds it whole."""
+    from llid_cli.io.xmp import xmp_for_output
+
+    long = _XMP.replace(b"</rdf:Description>", b"<dc:description>" + b"x" * 70000 + b"</dc:description></rdf:Description>")
+    image = Image(pixels=gradient_rgb(8, 8), xmp=xmp_for_output(long))
+    assert read_image(write_image(image, tmp_path / "a.jpg")).xmp is None
+    assert _kept_as_an_output_should(read_image(write_image(image, tmp_path / "a.png")).xmp)

@@ -1,4 +1,4 @@
-"""Reading and writing photos faithfully: bit depth, alpha, orientation, EXIF, ICC."""
+"""Reading and writing photos faithfully: bit depth, alpha, orientation, EXIF, ICC, XMP."""
 
 from llid_cli.io.formats import READ_FORMATS, WRITE_FORMATS, is_readable_name
 from llid_cli.io.image import Image

@@ -1,5 +1,5 @@
-"""EXIF orientation, the exposure settings a camera recorded, and the metadata blocks (EXIF, ICC)
-that llid carries from input to output."""
+"""EXIF orientation, the exposure settings a camera recorded, and the metadata blocks (EXIF, ICC,
+XMP in PNG) that llid carries from input to output."""
 
 from __future__ import annotations
 
@@ -74,9 +74,10 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def add_png_metadata(png: bytes, icc: bytes | None, exif: bytes | None) -> bytes:
-    """Insert iCCP and eXIf chunks right after IHDR (OpenCV's encoder, used for 16-bit, writes none)."""
-    if not icc and not exif:
+def add_png_metadata(png: bytes, icc: bytes | None, exif: bytes | None, xmp: bytes | None = None) -> bytes:
+    """Insert iCCP, eXIf and XMP's iTXt chunks right after IHDR (OpenCV's encoder, used for
+    16-bit, writes none)."""
+    if not icc and not exif and not xmp:
         return png
     ihdr_end = 8 + 4 + 4 + 13 + 4  # signature, IHDR length, type, data, CRC
     extra = b""
@@ -86,6 +87,9 @@ def add_png_metadata(png: bytes, icc: bytes | None, exif: bytes | None) -> bytes
         # Pillow's EXIF bytes start with the JPEG APP1 marker text; the PNG chunk holds the TIFF body.
         body = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
         extra += _png_chunk(b"eXIf", body)
+    if xmp:
+        # iTXt: keyword, then no compression, no language tag, no translated keyword, then the text.
+        extra += _png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp)
     return png[:ihdr_end] + extra + png[ihdr_end:]
 
 

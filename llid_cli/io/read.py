@@ -23,6 +23,7 @@ from llid_cli.io.image import Image, from_float, to_float
 from llid_cli.io.metadata import apply_orientation, exif_upright, exposure_settings, exposure_settings_from
 from llid_cli.io.native import LIBPNG_MAX_SIDE, native_stderr
 from llid_cli.io.tiff_exif import DESCRIPTIVE_TAGS, exif_of_tiff
+from llid_cli.io.xmp import xmp_for_output, xmp_of_pillow
 
 DEFAULT_MAX_PIXELS = 250_000_000
 
@@ -149,7 +150,8 @@ def _read_with_pillow(path: Path, data: bytes, fmt: str, limit: int) -> Image:
     pixels = apply_orientation(pixels, orientation)
     if alpha is not None:
         alpha = apply_orientation(alpha, orientation)
-    return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc, source_format=actual, exposure=exposure_settings(exif))
+    return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc, xmp=xmp_of_pillow(pil), source_format=actual,
+                 exposure=exposure_settings(exif))
 
 
 # What OpenCV's PNG decoder accepts besides libpng's limit per side: CV_IO_MAX_IMAGE_PIXELS.
@@ -239,6 +241,7 @@ def _read_tiff(path: Path, data: bytes, limit: int) -> Image:
             tags = page.tags
             icc_tag = tags.get(34675)
             icc = bytes(icc_tag.value) if icc_tag is not None else None
+            xmp = _xmp_packet(tags.get(700))  # XMLPacket
             orient_tag = tags.get(274)
             orientation = int(orient_tag.value) if orient_tag is not None else 1
             exposure = _tiff_exposure(tags.get(34665))
@@ -253,7 +256,7 @@ def _read_tiff(path: Path, data: bytes, limit: int) -> Image:
     pixels = apply_orientation(pixels, orientation)
     if alpha is not None:
         alpha = apply_orientation(alpha, orientation)
-    return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc, source_format="tiff", exposure=exposure)
+    return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc, xmp=xmp, source_format="tiff", exposure=exposure)
 
 
 @contextmanager
@@ -325,6 +328,19 @@ def _invert(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == np.float32:
         return 1.0 - arr
     return np.iinfo(arr.dtype).max - arr
+
+
+def _xmp_packet(tag) -> bytes | None:
+    """A TIFF's XMLPacket tag as XMP bytes, whatever type the file gave it; None if it is unusable
+    (metadata never makes a photo unreadable)."""
+    if tag is None:
+        return None
+    value = tag.value
+    try:
+        packet = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+    except (TypeError, ValueError, UnicodeError):
+        return None
+    return xmp_for_output(packet)
 
 
 def _read_raw(path: Path, limit: int) -> Image:

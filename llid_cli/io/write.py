@@ -15,6 +15,7 @@ from llid_cli.io.formats import HIGH_DEPTH_FORMATS, enable_pillow_codec, write_f
 from llid_cli.io.image import Image, convert_depth
 from llid_cli.io.metadata import add_png_metadata
 from llid_cli.io.tiff_exif import attach_directories, tiff_tags_for
+from llid_cli.io.xmp import JPEG_MAX_BYTES
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def _encode_png(pixels: np.ndarray, alpha: np.ndarray | None, image: Image, path
     if not ok:
         said = "; ".join(line.strip() for line in complaints if "error" in line.lower())
         raise ImageWriteError(f"the PNG encoder failed{f' ({said})' if said else ''}", path)
-    return add_png_metadata(buf.tobytes(), image.icc, image.exif)
+    return add_png_metadata(buf.tobytes(), image.icc, image.exif, image.xmp)
 
 
 def _encode_tiff(pixels: np.ndarray, alpha: np.ndarray | None, image: Image) -> bytes:
@@ -119,6 +120,8 @@ def _encode_tiff(pixels: np.ndarray, alpha: np.ndarray | None, image: Image) -> 
     # EXIF as a TIFF holds it: descriptive tags in the image's directory, the EXIF and GPS
     # directories appended after it (tifffile writes neither pointer itself).
     extratags, directories = tiff_tags_for(image.exif)
+    if image.xmp:
+        extratags = [*extratags, (700, "B", len(image.xmp), image.xmp, True)]  # XMLPacket
     buf = io.BytesIO()
     tifffile.imwrite(
         buf,
@@ -147,6 +150,8 @@ def _encode_pillow(pixels, alpha, image: Image, fmt: str, quality: int) -> bytes
         kwargs["icc_profile"] = image.icc
     if image.exif and fmt in ("jpeg", "webp", "png", "heic", "avif"):
         kwargs["exif"] = image.exif
+    if image.xmp and (fmt in ("webp", "heic", "avif") or (fmt == "jpeg" and len(image.xmp) <= JPEG_MAX_BYTES)):
+        kwargs["xmp"] = image.xmp  # a JPEG holds one APP1 segment of it: a longer packet is left out
     if fmt == "jpeg":
         # Full-resolution chroma at high quality: colour edges matter more than a few kilobytes.
         kwargs.update(quality=quality, subsampling=0 if quality >= 90 else 2, optimize=True)
@@ -165,4 +170,6 @@ def _encode_pillow(pixels, alpha, image: Image, fmt: str, quality: int) -> bytes
     buf = io.BytesIO()
     pil.save(buf, format={"jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP", "png": "PNG", "heic": "HEIF",
                           "avif": "AVIF"}[fmt], **kwargs)
+    if fmt == "png":
+        return add_png_metadata(buf.getvalue(), None, None, image.xmp)
     return buf.getvalue()
