@@ -502,3 +502,26 @@ def test_xmp_too_long_for_a_jpeg_is_left_out_not_a_failure(tmp_path):
     image = Image(pixels=gradient_rgb(8, 8), xmp=xmp_for_output(long))
     assert read_image(write_image(image, tmp_path / "a.jpg")).xmp is None
     assert _kept_as_an_output_should(read_image(write_image(image, tmp_path / "a.png")).xmp)
+
+
+def _cmyk_icc() -> bytes:
+    """A profile header as a printer's CMYK profile has it (class 'prtr', colour space 'CMYK')."""
+    return b"\x00\x00\x02\x0clcms\x02\x10\x00\x00prtrCMYKLab " + bytes(range(256)) * 2
+
+
+def test_a_cmyk_profile_does_not_follow_its_photo_into_rgb(tmp_path):
+    """A CMYK JPEG or TIFF is read as RGB; its CMYK profile describes it no more and is left behind
+    (an RGB output tagged with it is shown wrongly by colour-managed viewers). An RGB profile stays."""
+    import tifffile
+
+    cmyk = PILImage.fromarray(gradient_rgb(16, 16)).convert("CMYK")
+    cmyk.save(tmp_path / "print.jpg", icc_profile=_cmyk_icc())
+    assert PILImage.open(tmp_path / "print.jpg").info["icc_profile"] == _cmyk_icc()
+    tifffile.imwrite(tmp_path / "print.tif", np.asarray(cmyk), photometric="separated", iccprofile=_cmyk_icc())
+    for name in ("print.jpg", "print.tif"):
+        image = read_image(tmp_path / name)
+        assert image.pixels.shape == (16, 16, 3) and image.icc is None
+        assert "icc_profile" not in PILImage.open(write_image(image, tmp_path / f"out-{name}.jpg")).info
+    gray = Image(pixels=gradient_rgb(16, 16)[:, :, 0].copy(), icc=fake_icc())  # an RGB profile on gray pixels
+    assert read_image(write_image(gray, tmp_path / "g.png")).icc is None
+    assert read_image(write_image(Image(pixels=gradient_rgb(16, 16), icc=fake_icc()), tmp_path / "c.png")).icc == fake_icc()

@@ -70,6 +70,16 @@ def _orientation(value) -> int:
     return orientation if 1 <= orientation <= 8 else 1
 
 
+def icc_describing(icc: bytes | None, pixels: np.ndarray) -> bytes | None:
+    """`icc` if its header says it describes pixels like these (colour space 'RGB ' for colour,
+    'GRAY' for gray), else None. Why: a CMYK photo becomes RGB when it is read, and its CMYK
+    profile no longer describes the pixels; colour-managed viewers show an RGB file tagged with
+    one wrongly or not at all. Without a profile, sRGB is assumed, as for any untagged photo."""
+    if not icc or len(icc) < 20:
+        return None
+    return icc if icc[16:20] == (b"GRAY" if pixels.ndim == 2 else b"RGB ") else None
+
+
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 

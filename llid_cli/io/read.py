@@ -20,7 +20,8 @@ import numpy as np
 from llid_cli.errors import ImageReadError, ImageTooLargeError, UnsupportedFormatError
 from llid_cli.io.formats import READ_FORMATS, enable_pillow_codec, read_format
 from llid_cli.io.image import Image, from_float, to_float
-from llid_cli.io.metadata import apply_orientation, exif_upright, exposure_settings, exposure_settings_from
+from llid_cli.io.metadata import (apply_orientation, exif_upright, exposure_settings, exposure_settings_from,
+                                  icc_describing)
 from llid_cli.io.native import LIBPNG_MAX_SIDE, native_stderr
 from llid_cli.io.tiff_exif import DESCRIPTIVE_TAGS, exif_of_tiff
 from llid_cli.io.xmp import xmp_for_output, xmp_of_pillow
@@ -150,8 +151,8 @@ def _read_with_pillow(path: Path, data: bytes, fmt: str, limit: int) -> Image:
     pixels = apply_orientation(pixels, orientation)
     if alpha is not None:
         alpha = apply_orientation(alpha, orientation)
-    return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc, xmp=xmp_of_pillow(pil), source_format=actual,
-                 exposure=exposure_settings(exif))
+    return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc_describing(icc, pixels), xmp=xmp_of_pillow(pil),
+                 source_format=actual, exposure=exposure_settings(exif))
 
 
 # What OpenCV's PNG decoder accepts besides libpng's limit per side: CV_IO_MAX_IMAGE_PIXELS.
@@ -256,7 +257,8 @@ def _read_tiff(path: Path, data: bytes, limit: int) -> Image:
     pixels = apply_orientation(pixels, orientation)
     if alpha is not None:
         alpha = apply_orientation(alpha, orientation)
-    return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc, xmp=xmp, source_format="tiff", exposure=exposure)
+    return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc_describing(icc, pixels), xmp=xmp, source_format="tiff",
+                 exposure=exposure)
 
 
 @contextmanager
