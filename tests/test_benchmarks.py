@@ -85,3 +85,20 @@ def test_night_look_prints_each_photo_with_exposure_settings(tmp_path):
     assert night_luma[2] < night_luma[1]
     day_luma = [float(v) for v in rows["day.jpg"][3].split("/")]
     assert day_luma[2] == day_luma[1]
+
+
+def test_write_formats_prints_a_row_per_format(tmp_path):
+    from PIL import features
+
+    from llid_cli.io import Image, write_image
+
+    formats = ["jpeg", "png", "heic"] + (["avif"] if features.check("avif") else [])
+    photo = tmp_path / "out.png"
+    write_image(Image(pixels=gradient_rgb(96, 128)), photo)
+    done = _run("benchmarks/write_formats.py", str(photo), "--formats", ",".join(f"{f}:95" for f in formats), "--repeat", "1")
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[2:]}
+    assert set(rows) == set(formats)
+    for row in rows.values():
+        assert float(row[2]) >= 0 and float(row[3]) > 0  # seconds, MiB
+    assert rows["png"][4] == "inf" and 35 < float(rows["jpeg"][4]) < 80  # lossless; lossy at q95
