@@ -216,7 +216,7 @@ def test_heic_is_read_for_real(tmp_path):
 
 def test_heic_is_written_with_exif_icc_and_alpha(tmp_path):
     """A HEIC output keeps what a phone's photo carries: EXIF (camera, date, GPS and the exposure
-    settings the night look reads), ICC and alpha; 16 bits are rounded to HEIC's 8."""
+    settings the night look reads), ICC and alpha."""
     pytest.importorskip("pillow_heif")
     rgb = gradient_rgb(48, 64, seed=4)
     alpha = np.tile(np.linspace(0, 255, 64).astype(np.uint8), (48, 1))
@@ -229,9 +229,31 @@ def test_heic_is_written_with_exif_icc_and_alpha(tmp_path):
     assert _photo_tags(tmp_path / "phone.heic") == ("llid camera", "L1", "2026:11:29 21:40:00", 0.25,
                                                      "2026:11:29 21:40:00", "N")
     assert back.exposure is not None and back.exposure.iso == 800
-    deep = read_image(write_image(Image(pixels=gradient_rgb(16, 16, dtype=np.uint16)), tmp_path / "deep.heif"))
-    assert deep.pixels.dtype == np.uint8
     assert header_megapixels(tmp_path / "phone.heic") == 48 * 64 / 1e6  # what --backend auto sizes a job by
+
+
+@pytest.mark.parametrize("gray,alpha", [(False, False), (False, True), (True, False)])
+def test_a_16bit_photo_is_a_10bit_heic_and_reads_back_16bit(tmp_path, gray, alpha):
+    """Depth comes from the file: a 16-bit photo is written as a 10-bit HEIC (with its metadata)
+    and read back as 16-bit, its dark gradations kept to 10 bits (an 8-bit HEIC would hold 4x
+    fewer); white stays white. `--bit-depth 8` writes 8 bits."""
+    pytest.importorskip("pillow_heif")
+    rgb = gradient_rgb(48, 64, dtype=np.uint16, seed=3, dark=0.05)  # a dark frame: the low bits matter
+    rgb[:4, :4] = 65535
+    pixels = rgb[:, :, 1].copy() if gray else rgb
+    mask = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (48, 1)) if alpha else None
+    image = Image(pixels=pixels, alpha=mask, exif=_photo_exif(), icc=None if gray else fake_icc(), xmp=_XMP_UPRIGHT)
+    back = read_image(write_image(image, tmp_path / "deep.heic"))
+    assert back.pixels.dtype == np.uint16 and back.pixels.shape == pixels.shape
+    assert np.abs(back.pixels.astype(int) - pixels.astype(int)).mean() < 200  # 10 bits are 64 levels of 16
+    assert len(np.unique(back.pixels)) > len(np.unique(pixels >> 8))  # finer than 8 bits could hold
+    assert back.pixels[:2, :2].min() >= 65000  # white
+    assert back.exposure is not None and back.exposure.iso == 800 and back.xmp == _XMP_UPRIGHT
+    assert (back.alpha is not None) == alpha and (back.icc == (None if gray else fake_icc()))
+    if alpha:
+        assert np.abs(back.alpha.astype(int) - mask.astype(int)).mean() < 400
+    shallow = read_image(write_image(image, tmp_path / "shallow.heic", WriteOptions(bit_depth=8)))
+    assert shallow.pixels.dtype == np.uint8
 
 
 def test_writing_heic_without_its_extra_says_what_to_install(tmp_path, monkeypatch):
@@ -443,6 +465,9 @@ _XMP = (b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="
         b'<dc:rights><rdf:Alt><rdf:li xml:lang="x-default">(c) Jane Photographer</rdf:li></rdf:Alt></dc:rights>'
         b'<crs:ToneCurvePV2012><rdf:Seq><rdf:li>0, 0</rdf:li><rdf:li>255, 255</rdf:li></rdf:Seq></crs:ToneCurvePV2012>'
         b'</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
+
+
+_XMP_UPRIGHT = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>'
 
 
 def _kept_as_an_output_should(xmp: bytes | None) -> bool:

@@ -89,7 +89,7 @@ write_options = _compose(
     click.option("-q", "--quality", type=click.IntRange(1, 100), default=95, show_default=True,
                  help="JPEG/WebP/HEIC/AVIF quality."),
     click.option("--bit-depth", type=click.Choice(["same", "8", "16"]), default="same", show_default=True,
-                 help="Output bit depth (16 only for PNG/TIFF)."),
+                 help="Output bit depth (16 for PNG/TIFF; HEIC keeps 10 of them)."),
     click.option("--max-pixels", type=click.FloatRange(min=1), default=None, envvar="LLID_MAX_PIXELS",
                  help="Refuse images with more pixels than this (decompression-bomb guard) [default: 250e6]."),
 )

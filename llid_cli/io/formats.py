@@ -31,8 +31,9 @@ FORMAT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "webp": ".we
 # after it and no format is asked for: a camera RAW becomes a TIFF, which keeps its 16 bits.
 WRITTEN_AS = {"raw": "tiff"}
 
-# Formats that can hold 16 bits per channel; the rest are written as 8-bit.
-HIGH_DEPTH_FORMATS = {"png", "tiff"}
+# Formats that can hold more than 8 bits per channel; the rest are written as 8-bit. HEIC holds
+# 10 (a 16-bit photo is written in its top 10 bits).
+HIGH_DEPTH_FORMATS = {"png", "tiff", "heic"}
 
 
 def read_format(path: str | Path) -> str:

@@ -144,6 +144,8 @@ def _read_with_pillow(path: Path, data: bytes, fmt: str, limit: int) -> Image:
     try:
         if actual == "png":
             pixels, alpha = _decode_png(path, data, pil)
+        elif fmt == "heic" and (pil.info.get("bit_depth") or 8) > 8:
+            pixels, alpha = _deep_heif_pixels(data, int(pil.info["bit_depth"]))
         else:
             pixels, alpha = _pillow_pixels(pil)
     except (OSError, SyntaxError, ValueError) as exc:
@@ -153,6 +155,24 @@ def _read_with_pillow(path: Path, data: bytes, fmt: str, limit: int) -> Image:
         alpha = apply_orientation(alpha, orientation)
     return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc_describing(icc, pixels), xmp=xmp_of_pillow(pil),
                  source_format=actual, exposure=exposure_settings(exif))
+
+
+def _deep_heif_pixels(data: bytes, bits: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """A 10- or 12-bit HEIC as 16-bit pixels: the depth comes from the file (Pillow's view of it,
+    through pillow-heif, is rounded to 8 bits). libheif applies the same rotation as for Pillow;
+    its 16-bit samples hold the file's bits at the top, spread here over the full 16-bit range."""
+    import pillow_heif
+
+    heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=False)
+    samples = np.asarray(heif)
+    if samples.dtype != np.uint16:  # the primary image is 8-bit after all
+        return _pillow_pixels(heif.to_pillow())
+    top = (1 << bits) - 1
+    deep = ((samples >> (16 - bits)).astype(np.uint32) * 65535 + top // 2) // top
+    deep = deep.astype(np.uint16)
+    if deep.ndim == 3 and deep.shape[2] == 4:
+        return np.ascontiguousarray(deep[:, :, :3]), np.ascontiguousarray(deep[:, :, 3])
+    return np.ascontiguousarray(deep), None
 
 
 # What OpenCV's PNG decoder accepts besides libpng's limit per side: CV_IO_MAX_IMAGE_PIXELS.
