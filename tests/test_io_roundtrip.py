@@ -550,3 +550,43 @@ def test_a_cmyk_profile_does_not_follow_its_photo_into_rgb(tmp_path):
     gray = Image(pixels=gradient_rgb(16, 16)[:, :, 0].copy(), icc=fake_icc())  # an RGB profile on gray pixels
     assert read_image(write_image(gray, tmp_path / "g.png")).icc is None
     assert read_image(write_image(Image(pixels=gradient_rgb(16, 16), icc=fake_icc()), tmp_path / "c.png")).icc == fake_icc()
+
+
+def _iptc_records() -> bytes:
+    """IPTC-IIM records: the record version and a copyright notice (2:116)."""
+    import struct
+
+    return b"\x1c\x02\x00\x00\x02\x00\x04" + b"\x1c\x02\x74" + struct.pack(">H", 21) + b"(c) Jane Photographer"
+
+
+def _photoshop_segment(resources: dict[int, bytes]) -> bytes:
+    """A JPEG APP13 segment as Photoshop writes one, with these image resources."""
+    import struct
+
+    blocks = b"".join(b"8BIM" + struct.pack(">H", rid) + b"\x00\x00" + struct.pack(">I", len(data)) + data
+                      + (b"\x00" if len(data) % 2 else b"") for rid, data in resources.items())
+    payload = b"Photoshop 3.0\x00" + blocks
+    return b"\xff\xed" + struct.pack(">H", len(payload) + 2) + payload
+
+
+def test_iptc_survives_jpeg_and_tiff_without_photoshops_other_resources(tmp_path):
+    """A news photographer's caption and credit (IPTC-IIM) come through `llid enhance`, JPEG to JPEG
+    and to TIFF and back; the rest of Photoshop's segment (here a thumbnail of the old pixels,
+    resource 0x040C) is not carried."""
+    from click.testing import CliRunner
+
+    from llid_cli.cli import cli
+
+    segment = _photoshop_segment({0x040C: b"\xff\xd8 old dark thumbnail \xff\xd9", 0x0404: _iptc_records()})
+    PILImage.fromarray(gradient_rgb(40, 56, dark=0.2)).save(tmp_path / "wire.jpg", quality=95, extra=segment)
+    assert set(PILImage.open(tmp_path / "wire.jpg").info["photoshop"]) == {0x040C, 0x0404}
+    assert read_image(tmp_path / "wire.jpg").iptc == _iptc_records()
+    runner = CliRunner()
+    for out in ("out.jpg", "out.tif"):
+        result = runner.invoke(cli, ["enhance", str(tmp_path / "wire.jpg"), "-o", str(tmp_path / out), "--model", "clahe"])
+        assert result.exit_code == 0, result.output
+        assert read_image(tmp_path / out).iptc == _iptc_records()
+    assert PILImage.open(tmp_path / "out.jpg").info["photoshop"] == {0x0404: _iptc_records()}
+    back = read_image(write_image(read_image(tmp_path / "out.tif"), tmp_path / "again.jpg"))
+    assert back.iptc == _iptc_records()
+    assert read_image(write_image(Image(pixels=gradient_rgb(8, 8), iptc=b"not records"), tmp_path / "x.tif")).iptc is None

@@ -22,7 +22,8 @@ class Image:
     [0, 1]). The dtype *is* the bit depth: it comes from the file, never from pixel values, so a
     dark 16-bit frame stays 16-bit. `alpha` (HxW, same dtype) is carried through untouched.
     `exif` is the raw EXIF block with the orientation already applied to the pixels and reset to 1.
-    `xmp` is the XMP packet (rating, keywords, rights...) as an output should carry it (`io.xmp`).
+    `xmp` is the XMP packet (rating, keywords, rights...) as an output should carry it (`io.xmp`);
+    `iptc` the IPTC-IIM records of a JPEG's Photoshop segment or a TIFF's tag 33723 (`io.iptc`).
     `exposure` is what the camera recorded of its exposure (read from EXIF, or a TIFF's EXIF
     directory), for the night look; None when the file does not say.
     """
@@ -32,6 +33,7 @@ class Image:
     exif: bytes | None = None
     icc: bytes | None = None
     xmp: bytes | None = None
+    iptc: bytes | None = None
     source_format: str | None = None
     path: str | None = None
     exposure: ExposureSettings | None = None

@@ -24,6 +24,8 @@ from llid_cli.io.metadata import (apply_orientation, exif_upright, exposure_sett
                                   icc_describing)
 from llid_cli.io.native import LIBPNG_MAX_SIDE, native_stderr
 from llid_cli.io.tiff_exif import DESCRIPTIVE_TAGS, exif_of_tiff
+from llid_cli.io.iptc import TIFF_TAG as TIFF_IPTC_TAG
+from llid_cli.io.iptc import bounded, iptc_of_pillow
 from llid_cli.io.xmp import xmp_for_output, xmp_of_pillow
 
 DEFAULT_MAX_PIXELS = 250_000_000
@@ -154,7 +156,7 @@ def _read_with_pillow(path: Path, data: bytes, fmt: str, limit: int) -> Image:
     if alpha is not None:
         alpha = apply_orientation(alpha, orientation)
     return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc_describing(icc, pixels), xmp=xmp_of_pillow(pil),
-                 source_format=actual, exposure=exposure_settings(exif))
+                 iptc=iptc_of_pillow(pil), source_format=actual, exposure=exposure_settings(exif))
 
 
 def _deep_heif_pixels(data: bytes, bits: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -263,6 +265,8 @@ def _read_tiff(path: Path, data: bytes, limit: int) -> Image:
             icc_tag = tags.get(34675)
             icc = bytes(icc_tag.value) if icc_tag is not None else None
             xmp = _xmp_packet(tags.get(700))  # XMLPacket
+            iptc_tag = tags.get(TIFF_IPTC_TAG)
+            iptc = bounded(_tag_bytes(iptc_tag.value)) if iptc_tag is not None else None
             orient_tag = tags.get(274)
             orientation = int(orient_tag.value) if orient_tag is not None else 1
             exposure = _tiff_exposure(tags.get(34665))
@@ -277,8 +281,8 @@ def _read_tiff(path: Path, data: bytes, limit: int) -> Image:
     pixels = apply_orientation(pixels, orientation)
     if alpha is not None:
         alpha = apply_orientation(alpha, orientation)
-    return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc_describing(icc, pixels), xmp=xmp, source_format="tiff",
-                 exposure=exposure)
+    return Image(pixels=pixels, alpha=alpha, exif=exif, icc=icc_describing(icc, pixels), xmp=xmp, iptc=iptc,
+                 source_format="tiff", exposure=exposure)
 
 
 @contextmanager
@@ -353,16 +357,21 @@ def _invert(arr: np.ndarray) -> np.ndarray:
 
 
 def _xmp_packet(tag) -> bytes | None:
-    """A TIFF's XMLPacket tag as XMP bytes, whatever type the file gave it; None if it is unusable
-    (metadata never makes a photo unreadable)."""
-    if tag is None:
-        return None
-    value = tag.value
+    """A TIFF's XMLPacket tag as XMP bytes, as an output should carry it; None if it is unusable."""
+    return xmp_for_output(_tag_bytes(tag.value)) if tag is not None else None
+
+
+def _tag_bytes(value) -> bytes | None:
+    """A TIFF tag's value as bytes, whatever type the file gave it (text, bytes, a tuple or array
+    of integers); None if it is none of those: metadata never makes a photo unreadable."""
     try:
-        packet = value.encode("utf-8") if isinstance(value, str) else bytes(value)
-    except (TypeError, ValueError, UnicodeError):
+        if isinstance(value, str):
+            return value.encode("utf-8")
+        if hasattr(value, "tobytes") and getattr(value, "dtype", None) is not None and value.dtype.itemsize != 1:
+            return None  # words, not bytes: not a packet
+        return bytes(value)
+    except (TypeError, ValueError, UnicodeError, OverflowError):
         return None
-    return xmp_for_output(packet)
 
 
 def _read_raw(path: Path, limit: int) -> Image:

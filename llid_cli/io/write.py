@@ -15,6 +15,8 @@ from llid_cli.io.formats import HIGH_DEPTH_FORMATS, enable_pillow_codec, write_f
 from llid_cli.io.image import Image, convert_depth
 from llid_cli.io.metadata import add_png_metadata
 from llid_cli.io.tiff_exif import attach_directories, tiff_tags_for
+from llid_cli.io.iptc import TIFF_TAG as IPTC_TIFF_TAG
+from llid_cli.io.iptc import jpeg_segment
 from llid_cli.io.xmp import JPEG_MAX_BYTES
 
 
@@ -147,6 +149,8 @@ def _encode_tiff(pixels: np.ndarray, alpha: np.ndarray | None, image: Image) -> 
     extratags, directories = tiff_tags_for(image.exif)
     if image.xmp:
         extratags = [*extratags, (700, "B", len(image.xmp), image.xmp, True)]  # XMLPacket
+    if image.iptc:
+        extratags = [*extratags, (IPTC_TIFF_TAG, "B", len(image.iptc), image.iptc, True)]
     buf = io.BytesIO()
     tifffile.imwrite(
         buf,
@@ -180,6 +184,8 @@ def _encode_pillow(pixels, alpha, image: Image, fmt: str, quality: int) -> bytes
     if fmt == "jpeg":
         # Full-resolution chroma at high quality: colour edges matter more than a few kilobytes.
         kwargs.update(quality=quality, subsampling=0 if quality >= 90 else 2, optimize=True)
+        if image.iptc:
+            kwargs["extra"] = jpeg_segment(image.iptc)  # Pillow writes it after its own APP segments
     elif fmt == "webp":
         # exact: keep the colour under fully transparent pixels instead of zeroing it.
         kwargs.update(quality=quality, lossless=quality == 100, method=4, exact=True)
