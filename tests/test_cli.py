@@ -103,6 +103,21 @@ def test_info_lists_runtimes():
     assert "torch" in result.output and "onnxruntime" in result.output
 
 
+def test_info_says_which_photo_formats_this_installation_handles(monkeypatch):
+    """`llid info` names the formats read and written here, and how to add a missing one."""
+    import json
+    import sys
+
+    everything = json.loads(run("info", "--json").output)
+    assert everything["reads"].split() == ["JPEG", "PNG", "TIFF", "WEBP", "BMP", "HEIC", "AVIF", "RAW"]
+    assert everything["writes"].split() == ["JPEG", "PNG", "TIFF", "WEBP", "BMP", "HEIC", "AVIF"]
+    assert "to add" not in everything
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as without the heic extra
+    without = json.loads(run("info", "--json").output)
+    assert "HEIC" not in without["reads"] and "HEIC" not in without["writes"]
+    assert without["to add"] == "HEIC: pip install 'llid[heic]'"
+
+
 def _photo_folder(root, count=3):
     (root / "sub").mkdir(parents=True)
     for i in range(count):

@@ -11,14 +11,14 @@ import click
 @click.command("info")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout instead of the table.")
 def command(as_json: bool) -> None:
-    """Show versions, CPU threads, CUDA devices and ONNX Runtime providers."""
+    """Show versions, CPU threads, CUDA devices, ONNX Runtime providers and photo formats."""
     from rich.console import Console
     from rich.table import Table
 
     from llid_cli import __version__
 
     rows = [("llid", __version__), ("python", platform.python_version()), ("platform", platform.platform()),
-            ("cpu threads", str(os.cpu_count()))] + _torch_rows() + _ort_rows() + _library_rows()
+            ("cpu threads", str(os.cpu_count()))] + _torch_rows() + _ort_rows() + _library_rows() + _format_rows()
     if as_json:
         import json
 
@@ -62,4 +62,21 @@ def _library_rows() -> list[tuple[str, str]]:
             rows.append((name, getattr(mod, "__version__", "installed")))
         except ImportError:
             rows.append((name, "not installed"))
+    return rows
+
+
+def _format_rows() -> list[tuple[str, str]]:
+    """The photo formats this installation reads and writes, and what would add the others."""
+    from llid_cli.io.formats import READ_FORMATS, WRITE_FORMATS, available
+
+    def names(table: dict[str, str]) -> list[str]:
+        return list(dict.fromkeys(table.values()))
+
+    missing = [fmt for fmt in names(READ_FORMATS) if not available(fmt)]
+    how = {"heic": "HEIC: pip install 'llid[heic]'", "raw": "RAW: pip install 'llid[raw]'",
+           "avif": "AVIF: pip install -U Pillow"}
+    rows = [("reads", " ".join(f.upper() for f in names(READ_FORMATS) if f not in missing)),
+            ("writes", " ".join(f.upper() for f in names(WRITE_FORMATS) if f not in missing))]
+    if missing:
+        rows.append(("to add", "; ".join(how[f] for f in missing if f in how)))
     return rows

@@ -73,6 +73,19 @@ def enable_pillow_codec(fmt: str, path: str | Path) -> None:
             raise UnsupportedFormatError("AVIF needs a Pillow built with it (11.3 or newer): pip install -U Pillow", path)
 
 
+def available(fmt: str) -> bool:
+    """Whether this installation reads (and, but for RAW, writes) `fmt`: its codec is there."""
+    if fmt == "raw":
+        from importlib.util import find_spec
+
+        return find_spec("rawpy") is not None
+    try:
+        enable_pillow_codec(fmt, fmt)
+    except UnsupportedFormatError:
+        return False
+    return True
+
+
 def default_extension(source: str | Path) -> str:
     """The extension of an output named after `source` when no format is asked for: the input's
     own where llid writes that format, else the one `WRITTEN_AS` gives (photo.CR2 -> photo.tif)."""
