@@ -20,12 +20,12 @@ import numpy as np
 from llid_cli.errors import ImageReadError, ImageTooLargeError, UnsupportedFormatError
 from llid_cli.io.formats import READ_FORMATS, enable_pillow_codec, read_format
 from llid_cli.io.image import Image, from_float, to_float
+from llid_cli.io.iptc import TIFF_TAG as TIFF_IPTC_TAG
+from llid_cli.io.iptc import bounded, iptc_of_pillow
 from llid_cli.io.metadata import (apply_orientation, exif_upright, exposure_settings, exposure_settings_from,
                                   icc_describing)
 from llid_cli.io.native import LIBPNG_MAX_SIDE, native_stderr
 from llid_cli.io.tiff_exif import DESCRIPTIVE_TAGS, exif_of_tiff
-from llid_cli.io.iptc import TIFF_TAG as TIFF_IPTC_TAG
-from llid_cli.io.iptc import bounded, iptc_of_pillow
 from llid_cli.io.xmp import xmp_for_output, xmp_of_pillow
 
 DEFAULT_MAX_PIXELS = 250_000_000
@@ -367,7 +367,7 @@ def _tag_bytes(value) -> bytes | None:
     try:
         if isinstance(value, str):
             return value.encode("utf-8")
-        if hasattr(value, "tobytes") and getattr(value, "dtype", None) is not None and value.dtype.itemsize != 1:
+        if isinstance(value, (np.ndarray, np.generic)) and value.dtype.itemsize != 1:
             return None  # words, not bytes: not a packet
         return bytes(value)
     except (TypeError, ValueError, UnicodeError, OverflowError):

@@ -13,10 +13,10 @@ from llid_cli.errors import ImageWriteError
 from llid_cli.io.atomic import atomic_write_bytes
 from llid_cli.io.formats import HIGH_DEPTH_FORMATS, enable_pillow_codec, write_format
 from llid_cli.io.image import Image, convert_depth
-from llid_cli.io.metadata import add_png_metadata
-from llid_cli.io.tiff_exif import attach_directories, tiff_tags_for
 from llid_cli.io.iptc import TIFF_TAG as IPTC_TIFF_TAG
 from llid_cli.io.iptc import jpeg_segment
+from llid_cli.io.metadata import add_png_metadata
+from llid_cli.io.tiff_exif import attach_directories, tiff_tags_for
 from llid_cli.io.xmp import JPEG_MAX_BYTES
 
 
@@ -83,22 +83,33 @@ def _encode_deep_heic(pixels: np.ndarray, alpha: np.ndarray | None, image: Image
     8 bits, which the lifted shadows of a dark photo need. Settings as for 8-bit HEIC."""
     import pillow_heif
 
-    data = pixels if alpha is None else np.dstack([pixels if pixels.ndim == 3 else pixels[:, :, None], alpha])
-    mode = {1: "L;16", 3: "RGB;16", 2: "RGBA;16", 4: "RGBA;16"}[1 if data.ndim == 2 else data.shape[2]]
-    if mode == "RGBA;16" and data.shape[2] == 2:  # gray + alpha: HEIC has no such mode
-        data = np.dstack([data[:, :, 0]] * 3 + [data[:, :, 1]])
+    if alpha is not None and pixels.ndim == 2:  # HEIC has no gray + alpha: widened to RGBA
+        pixels = np.dstack([pixels] * 3)
+    data = pixels if alpha is None else np.dstack([pixels, alpha])
+    mode = "L;16" if data.ndim == 2 else ("RGB;16" if data.shape[2] == 3 else "RGBA;16")
     heif = pillow_heif.from_bytes(mode=mode, size=(data.shape[1], data.shape[0]), data=np.ascontiguousarray(data).tobytes())
     buf = io.BytesIO()
-    heif.save(buf, **_heic_settings(image, quality))
+    heif.save(buf, **_metadata(image, "heic"), **_heic_settings(quality))
     return buf.getvalue()
 
 
-def _heic_settings(image: Image, quality: int) -> dict:
-    """pillow-heif's save arguments: metadata, then 4:4:4 at high quality, as for JPEG, and x265's
-    fastest preset: a 3840x2160 output in 2.3 s instead of 7.8 (its default), 2 % larger at the
-    same quality (measured on 2 threads, `benchmarks/write_formats.py`)."""
-    settings = {key: value for key, value in (("exif", image.exif), ("icc_profile", image.icc), ("xmp", image.xmp)) if value}
-    return {**settings, "quality": quality, "chroma": 444 if quality >= 90 else 420, "enc_params": {"preset": "ultrafast"}}
+def _heic_settings(quality: int) -> dict:
+    """pillow-heif's encoder settings: 4:4:4 at high quality, as for JPEG, and x265's fastest
+    preset: a 3840x2160 output in 2.3 s instead of 7.8 (its default), 2 % larger at the same
+    quality (measured on 2 threads, `benchmarks/write_formats.py`)."""
+    return {"quality": quality, "chroma": 444 if quality >= 90 else 420, "enc_params": {"preset": "ultrafast"}}
+
+
+def _metadata(image: Image, fmt: str) -> dict:
+    """The save arguments that carry `image`'s ICC, EXIF and XMP, for Pillow and pillow-heif alike."""
+    kwargs: dict = {}
+    if image.icc:
+        kwargs["icc_profile"] = image.icc
+    if image.exif and fmt in ("jpeg", "webp", "png", "heic", "avif"):
+        kwargs["exif"] = image.exif
+    if image.xmp and (fmt in ("webp", "heic", "avif") or (fmt == "jpeg" and len(image.xmp) <= JPEG_MAX_BYTES)):
+        kwargs["xmp"] = image.xmp  # a JPEG holds one APP1 segment of it: a longer packet is left out
+    return kwargs
 
 
 def _encode_png(pixels: np.ndarray, alpha: np.ndarray | None, image: Image, path: Path) -> bytes:
@@ -169,18 +180,11 @@ def _encode_pillow(pixels, alpha, image: Image, fmt: str, quality: int) -> bytes
     from PIL import Image as PILImage
 
     if alpha is not None and fmt in ("webp", "png", "heic", "avif"):
-        arr = np.dstack([pixels, alpha]) if pixels.ndim == 3 else np.dstack([pixels, alpha])
-        pil = PILImage.fromarray(arr, "RGBA" if pixels.ndim == 3 else "LA")
+        pil = PILImage.fromarray(np.dstack([pixels, alpha]), "RGBA" if pixels.ndim == 3 else "LA")
     else:
         # JPEG and BMP have no alpha channel: the photo is written opaque.
         pil = PILImage.fromarray(pixels, "RGB" if pixels.ndim == 3 else "L")
-    kwargs: dict = {}
-    if image.icc:
-        kwargs["icc_profile"] = image.icc
-    if image.exif and fmt in ("jpeg", "webp", "png", "heic", "avif"):
-        kwargs["exif"] = image.exif
-    if image.xmp and (fmt in ("webp", "heic", "avif") or (fmt == "jpeg" and len(image.xmp) <= JPEG_MAX_BYTES)):
-        kwargs["xmp"] = image.xmp  # a JPEG holds one APP1 segment of it: a longer packet is left out
+    kwargs = _metadata(image, fmt)
     if fmt == "jpeg":
         # Full-resolution chroma at high quality: colour edges matter more than a few kilobytes.
         kwargs.update(quality=quality, subsampling=0 if quality >= 90 else 2, optimize=True)
@@ -190,7 +194,7 @@ def _encode_pillow(pixels, alpha, image: Image, fmt: str, quality: int) -> bytes
         # exact: keep the colour under fully transparent pixels instead of zeroing it.
         kwargs.update(quality=quality, lossless=quality == 100, method=4, exact=True)
     elif fmt == "heic":
-        kwargs.update(_heic_settings(image, quality))
+        kwargs.update(_heic_settings(quality))
     elif fmt == "avif":
         # libavif's speed 8 of 10: a 3840x2160 output in 1.1 s instead of 3.9 (its default, 6), 4 %
         # larger at the same quality (2 threads).
