@@ -21,6 +21,7 @@ from llid_cli.io import Image, WriteOptions, header_megapixels, is_readable_name
 from llid_cli.io.image import LUMA_WEIGHTS, from_float, to_float
 from llid_cli.io.formats import FORMAT_EXTENSIONS, default_extension
 from llid_cli.io.write import same_file
+from llid_cli.lights import keep_light_colours
 from llid_cli.night import darker, night_look
 from llid_cli.tone import blend_pixels, shift_pixels
 
@@ -42,6 +43,7 @@ class EnhanceOptions:
     strength: float = 1.0  # 0: the input unchanged, 1: the full enhancement, mixed in linear light
     denoise: float | None = None  # the model's noise filter: None as built, 0 off, 2 twice the noise assumed
     night_look: bool = True  # a photo of a dim scene (from its EXIF) is brightened less: llid_cli.night
+    light_colours: bool = False  # coloured lights keep the input's colour (learned models): llid_cli.lights
 
 
 def _classical(settings: ClaheSettings) -> PixelFn:
@@ -67,6 +69,8 @@ def build_enhancer(options: EnhanceOptions) -> Enhancer:
             raise LlidError("the classical 'clahe' model takes no weights")
         if options.denoise:
             raise LlidError("the classical 'clahe' path has no noise filter (the shipped lynx has one)")
+        if options.light_colours:
+            raise LlidError("the classical 'clahe' path keeps every colour's hue already; --light-colours is for learned models")
         classical = _classical(options.clahe)
 
         def step(pixels: np.ndarray, ev: float) -> np.ndarray:
@@ -80,6 +84,8 @@ def build_enhancer(options: EnhanceOptions) -> Enhancer:
         if options.strength == 0:
             return pixels.copy()
         out = step(pre(pixels) if pre is not None else pixels, ev)
+        if options.light_colours:  # the photo's own lights, not the pre-step's
+            out = keep_light_colours(pixels, out)
         return blend_pixels(pixels, out, options.strength)
 
     return enhance

@@ -56,6 +56,10 @@ model_options = _compose(
     click.option("--night-look/--no-night-look", default=True, show_default=True,
                  help="Brighten a photo of a dim scene (from the exposure settings its camera recorded) up to "
                       "1.5 stops less, so that night still looks like night; off: as bright as a daylight scene."),
+    click.option("--light-colours", is_flag=True,
+                 help="Keep the colour of lights the camera exposed well (lamps, signs, sunsets) as a learned "
+                      "model brightens the photo around them [default: the model's colours, which pale them "
+                      "towards white, as SICE's references do]."),
     click.option("--pre", type=click.Choice(["none", "clahe"]), default="none", show_default=True,
                  help="Classical step applied before the model."),
     click.option("--backend", type=click.Choice(["auto", "torch", "onnx"]), default="auto", show_default=True,
@@ -114,7 +118,7 @@ def enhance_options_from(kwargs: dict):
         model=kwargs.pop("model"), weights=kwargs.pop("weights"),
         pre=None if pre == "none" else pre, clahe=clahe,
         exposure=kwargs.pop("exposure"), strength=kwargs.pop("strength"), denoise=kwargs.pop("denoise"),
-        night_look=kwargs.pop("night_look"),
+        night_look=kwargs.pop("night_look"), light_colours=kwargs.pop("light_colours"),
         engine=EngineOptions(
             backend=kwargs.pop("backend"), device=kwargs.pop("device"), precision=kwargs.pop("precision"),
             tile=kwargs.pop("tile"), overlap=kwargs.pop("overlap"), threads=kwargs.pop("threads"),
