@@ -590,3 +590,22 @@ def test_iptc_survives_jpeg_and_tiff_without_photoshops_other_resources(tmp_path
     back = read_image(write_image(read_image(tmp_path / "out.tif"), tmp_path / "again.jpg"))
     assert back.iptc == _iptc_records()
     assert read_image(write_image(Image(pixels=gradient_rgb(8, 8), iptc=b"not records"), tmp_path / "x.tif")).iptc is None
+
+
+def test_a_broken_camera_raw_fails_in_one_readable_line(tmp_path):
+    """LibRaw's reasons arrive as bytes; the message is text, and names the file."""
+    pytest.importorskip("rawpy")
+    from click.testing import CliRunner
+
+    from llid_cli.cli import cli
+
+    _tiny_dng(tmp_path / "shot.dng")
+    whole = (tmp_path / "shot.dng").read_bytes()
+    (tmp_path / "cut.dng").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "noise.nef").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, np.uint8).tobytes())
+    for name, reason in (("cut.dng", "its data is truncated or damaged"), ("noise.nef", "Unsupported file format")):
+        result = CliRunner().invoke(cli, ["enhance", str(tmp_path / name), "-o", str(tmp_path / "out.tif")])
+        assert result.exit_code == 1
+        line = result.output.strip()
+        assert "\n" not in line and name in line and reason in line and "b'" not in line, line
+        assert not (tmp_path / "out.tif").exists()

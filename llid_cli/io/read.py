@@ -374,6 +374,16 @@ def _tag_bytes(value) -> bytes | None:
         return None
 
 
+def _libraw_reason(exc: Exception) -> str:
+    """LibRaw's reason as text. rawpy passes it as bytes (`b'Input/output error'`), and LibRaw
+    says "Input/output error" for a file whose data ends early."""
+    reason = exc.args[0] if exc.args else exc
+    reason = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+    if reason.lower() == "input/output error":
+        return "its data is truncated or damaged: LibRaw reports an input/output error"
+    return reason
+
+
 def _read_raw(path: Path, limit: int) -> Image:
     try:
         import rawpy
@@ -389,7 +399,7 @@ def _read_raw(path: Path, limit: int) -> Image:
     except ImageTooLargeError:
         raise
     except Exception as exc:
-        raise ImageReadError(f"cannot decode camera RAW ({exc})", path) from exc
+        raise ImageReadError(f"cannot decode camera RAW ({_libraw_reason(exc)})", path) from exc
     return Image(pixels=np.ascontiguousarray(rgb), source_format="raw", exposure=exposure)
 
 
