@@ -592,6 +592,21 @@ def test_iptc_survives_jpeg_and_tiff_without_photoshops_other_resources(tmp_path
     assert read_image(write_image(Image(pixels=gradient_rgb(8, 8), iptc=b"not records"), tmp_path / "x.tif")).iptc is None
 
 
+
+@pytest.mark.parametrize("byteorder", ["<", ">"])
+def test_iptc_typed_as_longs_in_a_tiff_is_read(tmp_path, byteorder):
+    """Photoshop and other writers type tag 33723 LONG rather than UNDEFINED: its bytes are the
+    records as written, in either byte order of the file."""
+    import tifffile
+
+    records = _iptc_records()
+    records += b"\x00" * (-len(records) % 4)
+    longs = np.frombuffer(records, dtype=byteorder + "u4")
+    tifffile.imwrite(tmp_path / "longs.tif", gradient_rgb(8, 8), byteorder=byteorder,
+                     extratags=[(33723, "I", len(longs), tuple(int(v) for v in longs), True)])
+    assert tifffile.TiffFile(tmp_path / "longs.tif").pages[0].tags[33723].dtype == 4  # LONG
+    assert read_image(tmp_path / "longs.tif").iptc == records
+
 def test_a_broken_camera_raw_fails_in_one_readable_line(tmp_path):
     """LibRaw's reasons arrive as bytes; the message is text, and names the file."""
     pytest.importorskip("rawpy")
