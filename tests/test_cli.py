@@ -148,7 +148,7 @@ def test_batch_carries_on_past_bad_files_and_reports_them(tmp_path, bad_files):
     out, report = tmp_path / "out", tmp_path / "summary.json"
     result = run("batch", folder, "-o", out, "--report", report, "--quiet")
     assert result.exit_code == 1
-    assert sorted(p.name for p in out.iterdir()) == ["good0.jpg", "good1.jpg"]
+    assert sorted(p.name for p in out.iterdir()) == [".llid-batch.json", "good0.jpg", "good1.jpg"]
     for kind in ("empty", "truncated", "text", "huge"):
         assert bad_files[kind].name in result.output
     summary = json.loads(report.read_text())
@@ -183,12 +183,12 @@ def test_killed_batch_leaves_only_complete_outputs(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "llid_cli", "batch", str(src), "-o", str(out), "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 60
-    while time.time() < deadline and not (out.exists() and any(out.iterdir())):
+    while time.time() < deadline and not (out.exists() and any(out.glob("*.jpg"))):
         time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
     assert proc.returncode != 0
-    files = list(out.iterdir())
+    files = [f for f in out.iterdir() if f.name != ".llid-batch.json"]  # the batch's record (made_with.py)
     assert all(not f.name.startswith(".") for f in files), files  # no temporary files left
     for f in files:
         assert read_image(f).pixels.shape == (400, 600, 3)  # every output is complete
@@ -196,4 +196,64 @@ def test_killed_batch_leaves_only_complete_outputs(tmp_path):
     # Resuming finishes the job.
     done = subprocess.run([sys.executable, "-m", "llid_cli", "batch", str(src), "-o", str(out), "--quiet"],
                           capture_output=True, text=True)
-    assert done.returncode == 0 and len(list(out.iterdir())) == 40
+    assert done.returncode == 0 and len(list(out.glob("*.jpg"))) == 40
+
+
+def test_a_resume_with_other_settings_is_refused_and_overwrite_redoes(tmp_path):
+    """`llid batch` resumes by skipping outputs that exist; outputs made with other settings are not
+    taken for finished ones: the run is refused, naming the difference, and nothing is touched."""
+    src = _photo_folder(tmp_path / "in", count=2)
+    out = tmp_path / "out"
+    assert run("batch", src, "-o", out, "--model", "clahe", "--gain", "2", "--quiet").exit_code == 0
+    first = {p.name: p.read_bytes() for p in out.glob("*.jpg")}
+    assert (out / ".llid-batch.json").is_file() and len(first) == 2
+    result = run("batch", src, "-o", out, "--model", "clahe", "--gain", "3", "--quiet")
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert f"{out} holds 2 outputs of this batch made with other settings" in message
+    assert "(CLAHE settings gain=2 there, gain=3 now)" in message
+    assert "--overwrite" in message
+    assert {p.name: p.read_bytes() for p in out.glob("*.jpg")} == first
+    # The same settings resume; --overwrite redoes them, and then they resume under the new ones.
+    assert "0 enhanced, 2 skipped" in run("batch", src, "-o", out, "--model", "clahe", "--gain", "2", "--quiet").output
+    result = run("batch", src, "-o", out, "--model", "clahe", "--gain", "3", "--quiet", "--overwrite")
+    assert "2 enhanced, 0 skipped" in result.output
+    assert {p.name: p.read_bytes() for p in out.glob("*.jpg")} != first
+    assert "0 enhanced, 2 skipped" in run("batch", src, "-o", out, "--model", "clahe", "--gain", "3", "--quiet").output
+    # Another model: named, without its weights (another model has other weights anyway).
+    result = run("batch", src, "-o", out, "--model", "lynx-fast", "--exposure", "-1", "--quiet")
+    message = " ".join(result.output.split())
+    assert result.exit_code == 2 and "--model clahe there, lynx-fast now; --exposure 0 there, -1 now" in message
+    assert "weights" not in message and "CLAHE" not in message
+
+
+def test_a_resume_record_is_kept_per_naming_and_a_folder_without_one_resumes(tmp_path):
+    src = _photo_folder(tmp_path / "in", count=1)
+    out = tmp_path / "out"
+    assert run("batch", src, "-o", out, "--model", "lynx-fast", "--quiet").exit_code == 0
+    # Outputs of another suffix or format are other files: no conflict, each naming has its record.
+    assert run("batch", src, "-o", out, "--model", "lynx-fast", "--exposure", "1", "--suffix", "_up", "--quiet").exit_code == 0
+    assert run("batch", src, "-o", out, "--model", "lynx-fast", "--exposure", "1", "--format", "png", "--quiet").exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == [".llid-batch.json", "p0.jpg", "p0.png", "p0_up.jpg"]
+    assert run("batch", src, "-o", out, "--model", "lynx-fast", "--exposure", "1", "--suffix", "_up", "--quiet").exit_code == 0
+    assert run("batch", src, "-o", out, "--model", "lynx-fast", "--exposure", "1", "--quiet").exit_code == 2
+    # Other weights for the same model are a difference too (a fine-tune of the shipped ones).
+    import torch
+
+    from llid_cli.locations import weights_dir
+    from llid_cli.models.weights import load_model, save_weights
+
+    model, info = load_model(weights_dir() / "lynx-fast.safetensors")
+    with torch.no_grad():
+        model.head.bias.add_(0.01)
+    tuned = save_weights(model, tmp_path / "tuned.safetensors", info.architecture, info.arch_args, fp16=True)
+    result = run("batch", src, "-o", out, "--model", "lynx-fast", "--weights", tmp_path / "tuned.safetensors",
+                 "--exposure", "1", "--suffix", "_up", "--quiet")
+    message = " ".join(result.output.split())
+    assert result.exit_code == 2 and "(weights sha256 " in message and f"sha256 {tuned.file_sha256[:12]} now)" in message
+    # An unreadable record, or none (a folder made by hand or by an older llid), resumes as before.
+    (out / ".llid-batch.json").write_text("{not json")
+    result = run("batch", src, "-o", out, "--model", "lynx-fast", "--exposure", "1", "--quiet")
+    assert result.exit_code == 0 and "0 enhanced, 1 skipped" in result.output
+    (out / ".llid-batch.json").unlink()
+    assert "0 enhanced, 1 skipped" in run("batch", src, "-o", out, "--model", "lynx-fast", "--exposure", "2", "--quiet").output

@@ -21,6 +21,7 @@ pytest.importorskip("ray")
 
 RAY = str(Path(sys.executable).parent / "ray")
 TEMP = ".llid-tmp"
+RECORD = ".llid-batch.json"  # what the batch was made with (llid_cli/made_with.py), not an output
 
 
 def _free_port() -> int:
@@ -72,7 +73,7 @@ def _photos(folder: Path, count: int, size=(96, 128), broken: bool = True) -> Pa
 
 
 def _outputs(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.exists() else {}
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != RECORD} if folder.exists() else {}
 
 
 def _comparable(report: Path) -> dict:

@@ -40,7 +40,8 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
             **kwargs) -> None:
     """Enhance every photo in FOLDER into OUTPUT.
 
-    Existing outputs are skipped, so running the same command again resumes an interrupted batch.
+    Existing outputs are skipped, so running the same command again resumes an interrupted batch;
+    a run with other settings (model, --exposure, ...) is refused over them, until --overwrite.
     A bad file is reported and the batch carries on; the exit code is 1 if any file failed.
 
     \b
@@ -65,6 +66,7 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
         console.print(f"No images found in {folder}" + ("" if recursive else " (try --recursive)"))
         return
     model_name = resolve_model_name(options)
+    record_run = _check_resume(out_dir, jobs, options, write, model_name, suffix, overwrite)
 
     start = time.perf_counter()
     results = []
@@ -72,6 +74,7 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
     with _runner(ray_address, workers, gpus_per_worker, options, write, max_pixels) as (run, where):
         if where:
             console.print(where)
+        record_run()
         try:
             with file_progress(console, quiet) as progress:
                 task = progress.add_task("enhancing", total=len(jobs), mps=0.0)
@@ -106,6 +109,23 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
         click.echo(json.dumps(_summary(folder, out_dir, model_name, results, elapsed), indent=2))
     if failed:
         raise SystemExit(1)
+
+
+def _check_resume(out_dir: Path, jobs, options, write, model_name: str, suffix: str, overwrite: bool):
+    """Refuse to resume over outputs made with other settings (llid_cli.made_with); else return
+    what records this run's settings, to call once the run can start, before any file is written."""
+    from llid_cli import made_with
+
+    settings = made_with.settings_of(options, write, model_name)
+    key = made_with.naming(suffix, write.format)
+    existing = 0 if overwrite else sum(target.exists() for _, target in jobs)
+    changed = made_with.differences(out_dir, key, settings) if existing else []
+    if changed:
+        raise click.UsageError(
+            f"{out_dir} holds {existing} output{'s' if existing > 1 else ''} of this batch made with other settings "
+            f"({'; '.join(changed)}), which resuming would keep as they are: pass --overwrite to redo them, "
+            "or choose another -o")
+    return lambda: made_with.record(out_dir, key, settings)
 
 
 @contextmanager

@@ -1,0 +1,123 @@
+"""What a batch's outputs were made with, so that resuming it does not mix two renderings.
+
+Why: `llid batch` resumes by skipping outputs that exist. A photographer who runs it, finds the
+photos too bright and runs it again with `--exposure -1` got "64 skipped (already there)" and
+the same photos. So the output folder keeps a hidden record (`.llid-batch.json`) of what shapes
+the pixels and the files: the model and its weights, the rendering options, the file format. A
+run that would skip existing outputs made with other settings is refused, naming the difference;
+`--overwrite` redoes them. Engine settings (backend, tiles, threads) are not recorded: they change
+nothing a viewer sees.
+
+Records are kept per output naming (suffix and format), since outputs of another suffix are other
+files, which a resume never skips in their place. A folder without a record (made by hand, or by
+an older llid) is resumed as before.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from llid_cli.io.atomic import atomic_write_bytes
+
+RECORD = ".llid-batch.json"  # hidden: a batch over the output folder does not take it for a photo
+
+# How each recorded setting is named to the user, in the order they are listed.
+SETTINGS = {
+    "model": "--model", "weights": "weights",
+    "pre": "--pre", "clahe": "CLAHE settings",
+    "exposure": "--exposure", "strength": "--strength", "denoise": "--denoise",
+    "night_look": "--night-look", "light_colours": "--light-colours",
+    "quality": "--quality", "bit_depth": "--bit-depth",
+}
+
+
+def settings_of(options, write, model_name: str) -> dict:
+    """What shapes a batch's outputs: `options` an `EnhanceOptions`, `write` a `WriteOptions`."""
+    classical = model_name == "clahe" or options.pre == "clahe"
+    return {
+        "model": model_name,
+        "weights": _weights_identity(model_name, options.weights),
+        "pre": options.pre,
+        "clahe": {"clip_limit": options.clahe.clip_limit, "tile_grid": list(options.clahe.tile_grid),
+                  "gain": options.clahe.gain, "target_luma": options.clahe.target_luma} if classical else None,
+        "exposure": options.exposure, "strength": options.strength, "denoise": options.denoise,
+        "night_look": options.night_look, "light_colours": options.light_colours,
+        "quality": write.quality, "bit_depth": write.bit_depth,
+    }
+
+
+def naming(suffix: str, fmt: str | None) -> str:
+    """The key of one output naming in a record."""
+    return f"suffix={suffix!r} format={fmt or 'as the input'}"
+
+
+def differences(out_dir: Path, key: str, settings: dict) -> list[str]:
+    """How the outputs under `key` in `out_dir` were made otherwise than `settings`, one
+    "SETTING THEN there, NOW now" each, as the user names them; empty when they agree, or when
+    nothing is recorded. Weights and CLAHE settings are compared only for the same model (another
+    model has others)."""
+    before = _read(out_dir).get(key)
+    if not isinstance(before, dict):
+        return []
+    now = _jsonable(settings)
+    fields = [f for f in SETTINGS if before.get(f) != now.get(f)]
+    if "model" in fields:
+        fields = [f for f in fields if f not in ("weights", "clahe")]
+    shown = []
+    for f in fields:
+        then, later = before.get(f), now.get(f)
+        if isinstance(then, dict) and isinstance(later, dict):  # only the keys that changed
+            keys = [k for k in later if then.get(k) != later.get(k)]
+            then, later = {k: then.get(k) for k in keys}, {k: later[k] for k in keys}
+        shown.append(f"{SETTINGS[f]} {_shown(f, then)} there, {_shown(f, later)} now")
+    return shown
+
+
+def _shown(field: str, value) -> str:
+    if field == "weights":  # --weights, or another release's shipped weights
+        return f"sha256 {value[:12]}" if isinstance(value, str) else "none"
+    if field in ("clahe", "pre") and value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
+        return "default"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict):
+        return " ".join(f"{k}={_shown(k, v)}" for k, v in value.items())
+    return str(value)
+
+
+def record(out_dir: Path, key: str, settings: dict) -> None:
+    """Note that the outputs under `key` in `out_dir` are (now) made with `settings`."""
+    records = _read(out_dir)
+    records[key] = _jsonable(settings)
+    atomic_write_bytes(out_dir / RECORD, (json.dumps(records, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _read(out_dir: Path) -> dict:
+    """The folder's records; an unreadable record counts as none (it only ever protects)."""
+    try:
+        records = json.loads((out_dir / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return records if isinstance(records, dict) else {}
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value))
+
+
+def _weights_identity(model_name: str, weights: str | None) -> str | None:
+    """The sha256 of the weights a run uses, read without torch: a --weights file's own header,
+    or the description of a shipped (or pulled) model's graphs. None for the classical path."""
+    from llid_cli import locations
+    from llid_cli.engine.graphs import find_graphs
+    from llid_cli.models.weights import read_info
+
+    if weights:
+        return read_info(weights).file_sha256
+    graphs = find_graphs(model_name, [locations.weights_dir(), locations.pulled_dir()])
+    return graphs.weights_sha256 if graphs is not None else None
