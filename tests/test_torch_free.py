@@ -66,6 +66,16 @@ def test_batch_and_eval_without_torch(tmp_path, photos):
     assert result.returncode == 1, result.stderr  # one file failed; the others were enhanced
     assert "broken.png" in result.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.suffix == ".png") == ["p0.png", "p1.png"]
+    # What the outputs were made with is recorded without torch, and a resume with other settings refused.
+    record = json.loads((tmp_path / "out" / ".llid-batch.json").read_text())
+    from llid_cli.engine.graphs import find_graphs
+
+    assert [r["weights"] for r in record.values()] == [find_graphs("lynx-fast", [weights_dir()]).weights_sha256]
+    refused = llid_without_torch("batch", inputs, "-o", tmp_path / "out", "--model", "lynx-fast", "--light-colours")
+    assert refused.returncode == 2 and "--light-colours off there, on now" in " ".join(refused.stderr.split())
+    redone = llid_without_torch("batch", inputs, "-o", tmp_path / "out", "--model", "lynx-fast", "--light-colours",
+                                "--overwrite")
+    assert redone.returncode == 1 and "2 enhanced" in redone.stderr, redone.stderr  # the step needs no torch either
 
     shutil.copytree(photos, tmp_path / "ref")
     scored = llid_without_torch("eval", tmp_path / "out", "--ref", tmp_path / "ref", "--report", tmp_path / "r.json")
