@@ -53,6 +53,19 @@ def test_enhance_several_into_folder_with_suffix(tmp_path, dark_jpeg):
     assert sorted(p.name for p in (tmp_path / "outs").iterdir()) == ["dark_x.png", "second_x.png"]
 
 
+def test_enhance_into_a_new_folder_named_with_a_slash(tmp_path, dark_jpeg):
+    """`-o NAME/` is a folder even for one photo and even before it exists; a name without an
+    extension (and no --format) is refused with the way out, before anything is done."""
+    result = run("enhance", dark_jpeg, "-o", f"{tmp_path / 'new'}/")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "new").iterdir()] == ["dark.jpg"]
+    result = run("enhance", dark_jpeg, "-o", tmp_path / "plain")
+    assert result.exit_code == 2 and not (tmp_path / "plain").exists()
+    message = " ".join(result.output.split())
+    assert "no extension to choose a format by" in message and "plain.jpg" in message and "end it with /" in message
+    assert run("enhance", dark_jpeg, "-o", tmp_path / "plain", "--format", "png").exit_code == 0
+    assert (tmp_path / "plain").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # --format decides
+
 def test_enhance_without_output_writes_beside_input(tmp_path, dark_jpeg):
     result = run("enhance", dark_jpeg)
     assert result.exit_code == 0, result.output

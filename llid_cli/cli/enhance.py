@@ -13,8 +13,9 @@ from llid_cli.io.formats import FORMAT_EXTENSIONS, WRITE_FORMATS
 
 @click.command("enhance")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Output file (one input) or folder (several) [default: next to each input, with --suffix].")
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="Output file (one input) or folder (several, or a name ending in /) [default: next to each "
+                   "input, with --suffix].")
 @click.option("--suffix", default=None,
               help="Added to output names in folder mode [default: none in another folder, '_llid' beside the input].")
 @click.option("--overwrite", is_flag=True, help="Allow the output to replace its input file.")
@@ -22,7 +23,7 @@ from llid_cli.io.formats import FORMAT_EXTENSIONS, WRITE_FORMATS
 @model_options
 @write_options
 @click.pass_context
-def command(ctx: click.Context, inputs: tuple[Path, ...], output: Path | None, suffix: str | None, overwrite: bool,
+def command(ctx: click.Context, inputs: tuple[Path, ...], output: str | None, suffix: str | None, overwrite: bool,
             as_json: bool, **kwargs) -> None:
     """Enhance one photo or several.
 
@@ -55,13 +56,16 @@ def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kw
     write = write_options_from(kwargs, overwrite)
     if sum(str(source) == "-" for source in inputs) > 1:
         raise click.UsageError("-: standard input can be read once")
+    # A trailing slash asks for a folder; a Path would drop it, so it is read off the text first.
+    as_folder = output is not None and output.endswith(("/", "\\"))
+    output = Path(output) if output is not None else None
     to_stdout = output is not None and str(output) == "-"
     if to_stdout and as_json:
         raise click.UsageError("-o - and --json both want standard output")
     if to_stdout:
         output = stdout_target(pipe_dir, write.format, len(inputs))
     inputs = tuple(stdin_to_file(pipe_dir) if str(source) == "-" else source for source in inputs)
-    jobs = _targets(inputs, output, suffix, write.format)
+    jobs = _targets(inputs, output, suffix, write.format, as_folder)
     pipeline = Pipeline(sized_for(options, inputs), write, max_pixels_from(kwargs))
     if ctx.obj and ctx.obj.get("debug"):  # the first failure stops with its traceback
         results = (pipeline.enhance_file(source, target) for source, target in jobs)
@@ -97,17 +101,20 @@ def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kw
         sys.stdout.buffer.flush()
 
 
-def _targets(inputs, output: Path | None, suffix: str | None, fmt: str | None):
+def _targets(inputs, output: Path | None, suffix: str | None, fmt: str | None, as_folder: bool = False):
     from llid_cli.pipeline import output_name, refuse_collisions
 
     for source in inputs:
         if source.is_dir():
             raise click.UsageError(f"{source} is a folder: use `llid batch {source} -o OUTDIR` to enhance a folder")
-    folder_mode = output is None or len(inputs) > 1 or output.is_dir() or str(output).endswith(("/", "\\"))
+    folder_mode = output is None or len(inputs) > 1 or output.is_dir() or as_folder
     if len(inputs) > 1 and output is not None and not output.is_dir() and output.suffix.lower() in WRITE_FORMATS:
         raise click.UsageError(f"{output}: {len(inputs)} inputs need an output folder, not a file name "
                                f"(end it with / to make a folder of that name)")
     if not folder_mode:
+        if not output.suffix and not fmt:
+            raise click.UsageError(f"{output}: no extension to choose a format by; name the file (such as "
+                                   f"{output.name}.jpg), or end it with / for a folder of that name")
         written_as = WRITE_FORMATS.get(output.suffix.lower())
         if fmt and written_as and written_as != fmt:
             raise click.UsageError(f"{output}: the name says {output.suffix} but --format is {fmt}; "
