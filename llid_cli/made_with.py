@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from llid_cli.io.atomic import atomic_write_bytes
+from llid_cli.models.weights import read_info
 
 RECORD = ".llid-batch.json"  # hidden: a batch over the output folder does not take it for a photo
 
@@ -35,13 +36,18 @@ SETTINGS = {
 def settings_of(options, write, model_name: str) -> dict:
     """What shapes a batch's outputs: `options` an `EnhanceOptions`, `write` a `WriteOptions`."""
     classical = model_name == "clahe" or options.pre == "clahe"
+    graphs = None if options.weights else _shipped_graphs(model_name)
+    denoise = options.denoise
+    if denoise is None and graphs is not None:  # the shipped model's own: 1 where it has a filter, else none
+        denoise = 1.0 if graphs.noise_filter else 0.0
     return {
         "model": model_name,
-        "weights": _weights_identity(model_name, options.weights),
+        "weights": read_info(options.weights).file_sha256 if options.weights else (
+            graphs.weights_sha256 if graphs is not None else None),
         "pre": options.pre,
         "clahe": {"clip_limit": options.clahe.clip_limit, "tile_grid": list(options.clahe.tile_grid),
                   "gain": options.clahe.gain, "target_luma": options.clahe.target_luma} if classical else None,
-        "exposure": options.exposure, "strength": options.strength, "denoise": options.denoise,
+        "exposure": options.exposure, "strength": options.strength, "denoise": denoise,
         "night_look": options.night_look, "light_colours": options.light_colours,
         "quality": write.quality, "bit_depth": write.bit_depth,
     }
@@ -110,14 +116,10 @@ def _jsonable(value):
     return json.loads(json.dumps(value))
 
 
-def _weights_identity(model_name: str, weights: str | None) -> str | None:
-    """The sha256 of the weights a run uses, read without torch: a --weights file's own header,
-    or the description of a shipped (or pulled) model's graphs. None for the classical path."""
+def _shipped_graphs(model_name: str):
+    """The description of a shipped (or pulled) model's graphs, read without torch: its weights'
+    sha256 and whether it carries a noise filter. None for the classical path."""
     from llid_cli import locations
     from llid_cli.engine.graphs import find_graphs
-    from llid_cli.models.weights import read_info
 
-    if weights:
-        return read_info(weights).file_sha256
-    graphs = find_graphs(model_name, [locations.weights_dir(), locations.pulled_dir()])
-    return graphs.weights_sha256 if graphs is not None else None
+    return find_graphs(model_name, [locations.weights_dir(), locations.pulled_dir()])

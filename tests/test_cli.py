@@ -244,6 +244,10 @@ def test_a_resume_record_is_kept_per_naming_and_a_folder_without_one_resumes(tmp
     src = _photo_folder(tmp_path / "in", count=1)
     out = tmp_path / "out"
     assert run("batch", src, "-o", out, "--model", "lynx-fast", "--quiet").exit_code == 0
+    # A setting given as its default is no difference (lynx-fast ships without a noise filter).
+    assert "0 enhanced, 1 skipped" in run("batch", src, "-o", out, "--model", "lynx-fast", "--denoise", "0").output
+    result = run("batch", src, "-o", out, "--model", "lynx-fast", "--denoise", "1")
+    assert result.exit_code == 2 and "(--denoise 0 there, 1 now)" in " ".join(result.output.split())
     # Outputs of another suffix or format are other files: no conflict, each naming has its record.
     assert run("batch", src, "-o", out, "--model", "lynx-fast", "--exposure", "1", "--suffix", "_up", "--quiet").exit_code == 0
     assert run("batch", src, "-o", out, "--model", "lynx-fast", "--exposure", "1", "--format", "png", "--quiet").exit_code == 0
