@@ -267,7 +267,7 @@ def test_a_resume_record_is_kept_per_naming_and_a_folder_without_one_resumes(tmp
     result = run("batch", src, "-o", out, "--model", "lynx-fast", "--weights", tmp_path / "tuned.safetensors",
                  "--exposure", "1", "--suffix", "_up", "--quiet")
     message = " ".join(result.output.split())
-    assert result.exit_code == 2 and "(weights sha256 " in message and f"sha256 {tuned.file_sha256[:12]} now)" in message
+    assert result.exit_code == 2 and "(weights sha256 " in message and f"sha256 {tuned.file_sha256[:12]} now" in message
     # An unreadable record, or none (a folder made by hand or by an older llid), resumes as before.
     (out / ".llid-batch.json").write_text("{not json")
     result = run("batch", src, "-o", out, "--model", "lynx-fast", "--exposure", "1", "--quiet")
