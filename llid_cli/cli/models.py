@@ -87,7 +87,8 @@ def list_models(as_json: bool) -> None:
             "none needed" if not row["learned"] else "not trained yet")
         table.add_row(row["name"] + (" (default)" if row["default"] else ""), quality, params, size, row["description"])
     Console().print(table)
-    Console().print("Speed at 12 MP and held-out quality: see the README's models table.")
+    Console().print("Quality as shipped (with rendering steps added after a checkpoint was chosen), on held-out "
+                    "scenes, and speed at 12 MP: the README's models table.")
 
 
 @command.command("info")
