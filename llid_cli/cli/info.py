@@ -67,16 +67,14 @@ def _library_rows() -> list[tuple[str, str]]:
 
 def _format_rows() -> list[tuple[str, str]]:
     """The photo formats this installation reads and writes, and what would add the others."""
-    from llid_cli.io.formats import READ_FORMATS, WRITE_FORMATS, available
+    from llid_cli.io.formats import INSTALL, READ_FORMATS, WRITE_FORMATS, available
 
     def names(table: dict[str, str]) -> list[str]:
         return list(dict.fromkeys(table.values()))
 
     missing = [fmt for fmt in names(READ_FORMATS) if not available(fmt)]
-    how = {"heic": "HEIC: pip install 'llid[heic]'", "raw": "RAW: pip install 'llid[raw]'",
-           "avif": "AVIF: pip install -U Pillow"}
     rows = [("reads", " ".join(f.upper() for f in names(READ_FORMATS) if f not in missing)),
             ("writes", " ".join(f.upper() for f in names(WRITE_FORMATS) if f not in missing))]
     if missing:
-        rows.append(("to add", "; ".join(how[f] for f in missing if f in how)))
+        rows.append(("to add", "; ".join(f"{f.upper()}: {INSTALL[f]}" for f in missing if f in INSTALL)))
     return rows

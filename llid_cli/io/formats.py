@@ -56,6 +56,11 @@ def write_format(path: str | Path, fmt: str | None = None) -> str:
     return WRITE_FORMATS[suffix]
 
 
+# What installs the codec of a format that is not always there: said in its read and write
+# errors and by `llid info`.
+INSTALL = {"heic": "pip install 'llid[heic]'", "raw": "pip install 'llid[raw]'", "avif": "pip install -U Pillow"}
+
+
 def enable_pillow_codec(fmt: str, path: str | Path) -> None:
     """Make Pillow able to read and write `fmt`, or say in one line what to install: HEIC comes
     from pillow-heif (the 'heic' extra), AVIF from Pillow itself (11.3 and newer, in its wheels)."""
@@ -63,14 +68,14 @@ def enable_pillow_codec(fmt: str, path: str | Path) -> None:
         try:
             import pillow_heif
         except ImportError as exc:
-            raise UnsupportedFormatError("HEIC needs the 'heic' extra: pip install 'llid[heic]' "
+            raise UnsupportedFormatError(f"HEIC needs the 'heic' extra: {INSTALL['heic']} "
                                          "(in a checkout of llid: pip install '.[heic]')", path) from exc
         pillow_heif.register_heif_opener()
     elif fmt == "avif":
         from PIL import features
 
         if not features.check("avif"):
-            raise UnsupportedFormatError("AVIF needs a Pillow built with it (11.3 or newer): pip install -U Pillow", path)
+            raise UnsupportedFormatError(f"AVIF needs a Pillow built with it (11.3 or newer): {INSTALL['avif']}", path)
 
 
 def available(fmt: str) -> bool:

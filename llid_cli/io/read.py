@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from llid_cli.errors import ImageReadError, ImageTooLargeError, UnsupportedFormatError
-from llid_cli.io.formats import READ_FORMATS, enable_pillow_codec, read_format
+from llid_cli.io.formats import INSTALL, READ_FORMATS, enable_pillow_codec, read_format
 from llid_cli.io.image import Image, from_float, to_float
 from llid_cli.io.iptc import TIFF_TAG as TIFF_IPTC_TAG
 from llid_cli.io.iptc import bounded, iptc_of_pillow
@@ -388,7 +388,8 @@ def _read_raw(path: Path, limit: int) -> Image:
     try:
         import rawpy
     except ImportError as exc:
-        raise UnsupportedFormatError("camera RAW needs the 'raw' extra: pip install 'llid[raw]' (in a checkout of llid: pip install '.[raw]')", path) from exc
+        raise UnsupportedFormatError(f"camera RAW needs the 'raw' extra: {INSTALL['raw']} (in a checkout of llid: "
+                                     "pip install '.[raw]')", path) from exc
     try:
         with rawpy.imread(str(path)) as raw:
             _check_size(path, raw.sizes.width, raw.sizes.height, limit)
