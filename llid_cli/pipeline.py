@@ -24,6 +24,7 @@ from llid_cli.io.write import same_file
 from llid_cli.lights import keep_light_colours
 from llid_cli.night import darker, night_look
 from llid_cli.tone import blend_pixels, shift_pixels
+from llid_cli.whites import keep_whites
 
 PixelFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 in the photo's own dtype -> the same
 # (pixels, EV shift of the automatic exposure) -> enhanced pixels in the same dtype
@@ -86,6 +87,8 @@ def build_enhancer(options: EnhanceOptions) -> Enhancer:
         out = step(pre(pixels) if pre is not None else pixels, ev)
         if options.light_colours:  # the photo's own lights, not the pre-step's
             out = keep_light_colours(pixels, out)
+        if model != "clahe":  # whites stay white, unless the user asked for a darker photo
+            out = keep_whites(pixels, out, min(options.exposure, 0.0))
         return blend_pixels(pixels, out, options.strength)
 
     return enhance
