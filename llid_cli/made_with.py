@@ -16,12 +16,17 @@ an older llid) is resumed as before.
 from __future__ import annotations
 
 import json
+import os
+import stat
+from contextlib import contextmanager
 from pathlib import Path
 
+from llid_cli.errors import LlidError
 from llid_cli.io.atomic import atomic_write_bytes
 from llid_cli.models.weights import read_info
 
 RECORD = ".llid-batch.json"  # hidden: a batch over the output folder does not take it for a photo
+MAX_RECORD_BYTES = 1 << 20  # a record of every naming of a folder is a few kB
 
 # How each recorded setting is named to the user, in the order they are listed.
 SETTINGS = {
@@ -97,18 +102,38 @@ def _shown(field: str, value) -> str:
 
 
 def record(out_dir: Path, key: str, settings: dict) -> None:
-    """Note that the outputs under `key` in `out_dir` are (now) made with `settings`."""
+    """Note that the outputs under `key` in `out_dir` are (now) made with `settings`; a record
+    that cannot be written (a full or read-only disk, a folder in its place) is a one-line error
+    before any photo is enhanced."""
     records = _read(out_dir)
     records[key] = _jsonable(settings)
-    atomic_write_bytes(out_dir / RECORD, (json.dumps(records, indent=2, sort_keys=True) + "\n").encode())
+    path = out_dir / RECORD
+    try:
+        atomic_write_bytes(path, (json.dumps(records, indent=2, sort_keys=True) + "\n").encode())
+    except OSError as exc:
+        raise LlidError(f"cannot write the batch's record of its settings ({exc.strerror or exc})", path) from exc
 
 
 def _read(out_dir: Path) -> dict:
-    """The folder's records; an unreadable record counts as none (it only ever protects)."""
+    """The folder's records; an unreadable record counts as none (it only ever protects).
+
+    Read only from a regular file of at most `MAX_RECORD_BYTES` (a FIFO in its place would block
+    a plain read forever), opened without blocking, and parsed with nesting bounded by Python's
+    own recursion limit, whose error is caught."""
     try:
-        records = json.loads((out_dir / RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        fd = os.open(out_dir / RECORD, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
         return {}
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RECORD_BYTES:
+            return {}
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            records = json.loads(handle.read(MAX_RECORD_BYTES + 1).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    finally:
+        os.close(fd)
     return records if isinstance(records, dict) else {}
 
 
@@ -123,3 +148,30 @@ def _shipped_graphs(model_name: str):
     from llid_cli.engine.graphs import find_graphs
 
     return find_graphs(model_name, [locations.weights_dir(), locations.pulled_dir()])
+
+
+@contextmanager
+def holding(out_dir: Path):
+    """Hold `out_dir` for one batch: a second batch into it is refused in one line while this one
+    runs. An advisory lock (flock) on the folder itself, so no file is added to it, released by
+    the OS however the process ends: a killed batch leaves no lock behind. Where flock does not
+    exist (Windows), no lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out_dir, os.O_RDONLY)
+    except OSError as exc:
+        raise LlidError(f"cannot hold the folder for this batch ({exc.strerror or exc})", out_dir) from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise LlidError("another llid batch is writing into this folder; wait for it to finish, "
+                            "or choose another -o", out_dir) from None
+        yield
+    finally:
+        os.close(fd)

@@ -220,26 +220,63 @@ def discover(folder: Path, recursive: bool, skip: Path | None = None) -> list[Pa
         relative = p.relative_to(folder)
         if not is_readable_name(p) or any(part.startswith(".") for part in relative.parts):
             continue
-        if skip is not None and (p.resolve() == skip or skip in p.resolve().parents):
+        if skip is not None and _inside(p, skip):
             continue
         found.append(p)
     return sorted(found)
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether `path` resolves to `folder` or into it; an entry that cannot be resolved (a link
+    that points at itself) is not, and is listed so that reading it reports why."""
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: RuntimeError up to Python 3.12, OSError after
+        return False
+    return resolved == folder or folder in resolved.parents
+
+
 def plan_batch(folder: Path, out_dir: Path, recursive: bool, suffix: str, fmt: str | None,
-               allow_inplace: bool = False) -> list[tuple[Path, Path]]:
-    """(source, target) pairs keeping the relative layout; a target equal to its source only if allowed."""
+               allow_inplace: bool = False, include: tuple[str, ...] = (),
+               exclude: tuple[str, ...] = ()) -> list[tuple[Path, Path]]:
+    """(source, target) pairs keeping the relative layout; a target equal to its source only if
+    allowed. `include`/`exclude`: glob patterns matched against each file's path relative to
+    `folder` (and its name): only files matching some `include` (all without), none matching an
+    `exclude`. Files that are outputs of other files of this plan are left out."""
     jobs = []
     inside = out_dir.resolve() != folder.resolve()  # an output folder within the input is not input
     for source in discover(folder, recursive, skip=out_dir if inside else None):
         relative = source.relative_to(folder)
+        if not _chosen(relative, include, exclude):
+            continue
         target = out_dir / relative.parent / output_name(source, suffix, fmt)
         if not allow_inplace and same_file(source, target):
             raise LlidError(
                 f"output {target} would overwrite its input: choose another output folder, a --suffix, or --overwrite"
             )
         jobs.append((source, target))
-    return refuse_collisions(jobs)
+    return refuse_collisions(without_own_outputs(jobs))
+
+
+def _chosen(relative: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+    from fnmatch import fnmatchcase
+
+    def matches(pattern: str) -> bool:
+        return fnmatchcase(relative.as_posix(), pattern) or fnmatchcase(relative.name, pattern)
+
+    return (not include or any(map(matches, include))) and not any(map(matches, exclude))
+
+
+def without_own_outputs(jobs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+    """`jobs` less those whose source is the target of another job: an output written beside its
+    input by an earlier run (`a_e.jpg` of `a.jpg`, with `--suffix _e`) is not a photo to enhance
+    again into `a_e_e.jpg`."""
+    targets = {_key(target) for source, target in jobs if _key(source) != _key(target)}
+    return [(source, target) for source, target in jobs if _key(source) not in targets]
+
+
+def _key(path: Path) -> Path:
+    return Path(os.path.normcase(os.path.abspath(path)))
 
 
 def refuse_collisions(jobs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
@@ -247,7 +284,7 @@ def refuse_collisions(jobs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
     with --format png, or p/x.jpg and q/x.jpg into one folder): the second would replace the first."""
     seen: dict[Path, Path] = {}
     for source, target in jobs:
-        key = Path(os.path.normcase(os.path.abspath(target)))
+        key = _key(target)
         if key in seen:
             raise LlidError(f"{seen[key]} and {source} would both be written to {target}; "
                             "use --suffix, another output folder, or enhance them separately")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import click
 
-from llid_cli.cli.options import (enhance_options_from, max_pixels_from, model_options, write_options,
+from llid_cli.cli.options import (Finite, enhance_options_from, max_pixels_from, model_options, write_options,
                                   write_options_from)
 from llid_cli.cli.progress import file_progress
+from llid_cli.io.atomic import remove_stale
 
 
 @click.command("batch")
@@ -20,6 +21,11 @@ from llid_cli.cli.progress import file_progress
               help="Output folder; the input's relative layout is kept.")
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders.")
 @click.option("--suffix", default="", help="Added to each output file name.")
+@click.option("--include", multiple=True, metavar="PATTERN",
+              help="Only files whose path in the folder (or name) matches this glob, such as '*.jpg' or "
+                   "'2024/*'; repeatable [default: every photo].")
+@click.option("--exclude", multiple=True, metavar="PATTERN",
+              help="Leave out files whose path in the folder (or name) matches this glob; repeatable.")
 @click.option("--overwrite", is_flag=True, help="Redo outputs that exist (default: skip them, so a re-run resumes).")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a JSON summary of every file here.")
@@ -31,11 +37,12 @@ from llid_cli.cli.progress import file_progress
                    "worker's CPUs (default 1).")
 @click.option("--workers", type=click.IntRange(0, 100000), default=0,
               help="With --ray: worker processes, each loading the model once [default: as many as fit].")
-@click.option("--gpus-per-worker", type=click.FloatRange(0, 64), default=0.0,
+@click.option("--gpus-per-worker", type=Finite(0, 64), default=0.0,
               help="With --ray: GPUs each worker reserves (0.5: two workers share a card).")
 @model_options
 @write_options
-def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite: bool, report: Path | None,
+def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, include: tuple[str, ...],
+            exclude: tuple[str, ...], overwrite: bool, report: Path | None,
             quiet: bool, as_json: bool, ray_address: str | None, workers: int, gpus_per_worker: float,
             **kwargs) -> None:
     """Enhance every photo in FOLDER into OUTPUT.
@@ -60,7 +67,8 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
     max_pixels = max_pixels_from(kwargs)
     if report is not None:
         _check_writable(report)
-    jobs = plan_batch(folder, out_dir, recursive, suffix, write.format, allow_inplace=overwrite)
+    jobs = plan_batch(folder, out_dir, recursive, suffix, write.format, allow_inplace=overwrite,
+                      include=include, exclude=exclude)
     console = Console(stderr=True)
     if not jobs:
         console.print(f"No images found in {folder}" + ("" if recursive else " (try --recursive)"))
@@ -71,10 +79,14 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
     start = time.perf_counter()
     results = []
     options = sized_for(options, (source for source, target in jobs if overwrite or not target.exists()))
-    with _runner(ray_address, workers, gpus_per_worker, options, write, max_pixels) as (run, where):
+    with _runner(ray_address, workers, gpus_per_worker, options, write, max_pixels) as (run, where), \
+            ExitStack() as held:
         if where:
             console.print(where)
-        record_run()
+        record_run(held)
+        # What a killed run left half-written beside outputs it had not finished (a resume skips
+        # the finished ones and would never look again).
+        remove_stale(target for _, target in jobs)
         try:
             with file_progress(console, quiet) as progress:
                 task = progress.add_task("enhancing", total=len(jobs), mps=0.0)
@@ -113,19 +125,32 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, overwrite
 
 def _check_resume(out_dir: Path, jobs, options, write, model_name: str, suffix: str, overwrite: bool):
     """Refuse to resume over outputs made with other settings (llid_cli.made_with); else return
-    what records this run's settings, to call once the run can start, before any file is written."""
+    what starts the run (takes the folder's lock, checks again and records this run's settings),
+    to call once the run can start, before any file is written."""
     from llid_cli import made_with
 
     settings = made_with.settings_of(options, write, model_name)
     key = made_with.naming(suffix, write.format)
-    existing = 0 if overwrite else sum(target.exists() for _, target in jobs)
-    changed = made_with.differences(out_dir, key, settings) if existing else []
-    if changed:
-        raise click.UsageError(
-            f"{out_dir} holds {existing} output{'s' if existing > 1 else ''} of this batch made with other settings "
-            f"({'; '.join(changed)}), which resuming would keep as they are: pass --overwrite to redo them, "
-            "or choose another -o")
-    return lambda: made_with.record(out_dir, key, settings)
+
+    def check() -> None:
+        existing = 0 if overwrite else sum(target.exists() for _, target in jobs)
+        changed = made_with.differences(out_dir, key, settings) if existing else []
+        if changed:
+            raise click.UsageError(
+                f"{out_dir} holds {existing} output{'s' if existing > 1 else ''} of this batch made with other "
+                f"settings ({'; '.join(changed)}), which resuming would keep as they are: pass --overwrite to "
+                "redo them, or choose another -o")
+
+    def start(held: ExitStack) -> None:
+        # One batch at a time per folder, for its whole life: two at once with other settings
+        # each wrote part of the photos under one record. The record is checked again under
+        # the lock: another batch may have written it since the first check.
+        held.enter_context(made_with.holding(out_dir))
+        check()
+        made_with.record(out_dir, key, settings)
+
+    check()
+    return start
 
 
 @contextmanager
@@ -163,8 +188,14 @@ def _write_report(report: Path, folder: Path, out_dir: Path, model_name: str, re
                   interrupted: bool = False) -> None:
     from llid_cli.io.atomic import atomic_write_bytes
 
+    from llid_cli.errors import LlidError
+
     summary = _summary(folder, out_dir, model_name, results, elapsed, interrupted)
-    atomic_write_bytes(report, json.dumps(summary, indent=2).encode())
+    try:
+        atomic_write_bytes(report, json.dumps(summary, indent=2).encode())
+    except OSError as exc:  # a disk that filled up while the batch ran: the outputs are there
+        raise LlidError(f"cannot write the report ({exc.strerror or exc}); the batch's outputs are written",
+                        report) from exc
 
 
 def _check_writable(report: Path) -> None:

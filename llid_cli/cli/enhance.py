@@ -59,12 +59,22 @@ def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kw
     # A trailing slash asks for a folder; a Path would drop it, so it is read off the text first.
     as_folder = output is not None and output.endswith(("/", "\\"))
     output = Path(output) if output is not None else None
-    to_stdout = output is not None and str(output) == "-"
+    piped_in = any(str(source) == "-" for source in inputs)
+    # A photo piped in with no -o goes out through the pipe: "beside its input" would be a
+    # temporary folder that is deleted on exit, and the photo lost.
+    to_stdout = (output is not None and str(output) == "-") or (output is None and piped_in)
     if to_stdout and as_json:
-        raise click.UsageError("-o - and --json both want standard output")
-    if to_stdout:
-        output = stdout_target(pipe_dir, write.format, len(inputs))
+        raise click.UsageError("-o - and --json both want standard output (a photo piped in without -o goes "
+                               "out through standard output: give -o FILE)")
+    if to_stdout and sys.stdout.isatty():
+        raise click.UsageError("standard output is a terminal, not a file: redirect it (> out.jpg) or give -o FILE")
     inputs = tuple(stdin_to_file(pipe_dir) if str(source) == "-" else source for source in inputs)
+    if to_stdout:
+        fmt = write.format
+        if fmt is None and output is None:  # piped in, piped out: the format it came in
+            fmt = WRITE_FORMATS.get(inputs[0].suffix.lower())
+            write = replace(write, format=fmt)
+        output = stdout_target(pipe_dir, fmt, len(inputs))
     jobs = _targets(inputs, output, suffix, write.format, as_folder)
     pipeline = Pipeline(sized_for(options, inputs), write, max_pixels_from(kwargs))
     if ctx.obj and ctx.obj.get("debug"):  # the first failure stops with its traceback
@@ -102,7 +112,7 @@ def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kw
 
 
 def _targets(inputs, output: Path | None, suffix: str | None, fmt: str | None, as_folder: bool = False):
-    from llid_cli.pipeline import output_name, refuse_collisions
+    from llid_cli.pipeline import output_name, refuse_collisions, without_own_outputs
 
     for source in inputs:
         if source.is_dir():
@@ -127,4 +137,5 @@ def _targets(inputs, output: Path | None, suffix: str | None, fmt: str | None, a
         folder = source.parent if output is None else output
         name_suffix = suffix if suffix is not None else ("_llid" if output is None else "")
         targets.append((source, folder / output_name(source, name_suffix, fmt)))
-    return refuse_collisions(targets)
+    # `llid enhance m/*` run again lists the first run's m/x_llid.jpg: not a photo to enhance again.
+    return refuse_collisions(without_own_outputs(targets))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from llid_cli.cli.options import enhance_options_from, max_pixels_from, model_options
+from llid_cli.cli.options import Finite, enhance_options_from, max_pixels_from, model_options
 
 
 @click.command("eval")
@@ -27,7 +27,7 @@ from llid_cli.cli.options import enhance_options_from, max_pixels_from, model_op
               help="LPIPS linear-layer weights (the lpips package's weights/v0.1/alex.pth).")
 @click.option("--report", "reports", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Write a report: .json, .csv, .md or .html (repeatable).")
-@click.option("--max-pixels", type=click.FloatRange(min=1), default=None, envvar="LLID_MAX_PIXELS", hidden=True)
+@click.option("--max-pixels", type=Finite(min=1), default=None, envvar="LLID_MAX_PIXELS", hidden=True)
 @model_options
 def command(folder, ref_dir, out_dir, gt_mean, want_lpips, lpips_backbone, lpips_linear, reports, **kwargs) -> None:
     """Score the photos in FOLDER against --ref, or enhance FOLDER first with --model.

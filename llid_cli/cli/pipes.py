@@ -41,7 +41,7 @@ def stdout_target(folder: Path, fmt: str | None, inputs: int) -> Path:
     from llid_cli.io.formats import FORMAT_EXTENSIONS
 
     if inputs != 1:
-        raise click.UsageError("-o -: standard output takes one photo")
+        raise click.UsageError("standard output takes one photo: give -o FOLDER for several")
     if fmt is None:
         raise click.UsageError("-o -: give --format (jpeg, png, tiff, webp or bmp) for standard output")
     return folder / f"stdout{FORMAT_EXTENSIONS[fmt]}"

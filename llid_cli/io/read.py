@@ -8,6 +8,7 @@ Pillow for the 8-bit formats, rawpy for camera RAW.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import stat
@@ -36,13 +37,25 @@ def default_max_pixels() -> int:
     return int(float(value)) if value else DEFAULT_MAX_PIXELS
 
 
+def _broken_link(path: Path) -> str:
+    """Why a symbolic link leads to no file: a loop, or a missing target."""
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a link that leads back to itself (a loop of symbolic links)"
+    return "broken link (its target does not exist)"
+
+
 def read_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image:
     """Decode `path`. Raises a typed `LlidError` naming the file and the reason."""
     path = Path(path)
     fmt = read_format(path)
     limit = default_max_pixels() if max_pixels is None else max_pixels
     if not path.exists():
-        raise ImageReadError("broken link (its target does not exist)" if path.is_symlink() else "no such file", path)
+        if path.is_symlink():
+            raise ImageReadError(_broken_link(path), path)
+        raise ImageReadError("no such file", path)
     if path.is_dir():
         raise ImageReadError("is a folder, not an image", path)
     if not stat.S_ISREG(path.stat().st_mode):

@@ -29,10 +29,15 @@ class WriteOptions:
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name one file; a path that cannot be resolved (a link that points at
+    itself) names no file that another path could: reading or writing it says why."""
     a, b = Path(a), Path(b)
-    if a.exists() and b.exists():
-        return os.path.samefile(a, b)
-    return a.resolve() == b.resolve()
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: RuntimeError up to Python 3.12, OSError after
+        return False
 
 
 def write_image(image: Image, path: str | os.PathLike, options: WriteOptions = WriteOptions()) -> Path:

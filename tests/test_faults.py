@@ -1,0 +1,220 @@
+"""Faults found by a fault drill and a newcomer's trial (issue 31): each ends in one line, with
+nothing lost."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image as PILImage
+
+from llid_cli.cli import cli
+
+
+def small_photo(path: Path, level: int = 20) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    PILImage.new("RGB", (64, 48), (level, level + 4, level - 4)).save(path)
+    return path
+
+
+def run(*args, input: bytes | None = None, env: dict | None = None):
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input, env=env)
+
+
+def test_a_photo_piped_in_without_o_comes_out_through_the_pipe(tmp_path):
+    photo = small_photo(tmp_path / "a.jpg")
+    result = CliRunner().invoke(cli, ["enhance", "-", "--model", "clahe"], input=photo.read_bytes())
+    assert result.exit_code == 0, result.output
+    out = PILImage.open(io.BytesIO(result.stdout_bytes))
+    assert out.format == "JPEG" and out.size == (64, 48)  # the format it came in
+    assert np.asarray(out).mean() > 25  # enhanced, not the input echoed
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--exposure", "nan"), ("--exposure", "inf"), ("--strength", "nan"), ("--denoise", "nan"),
+    ("--gain", "inf"), ("--gain", "nan"), ("--clip-limit", "nan"), ("--target-luma", "nan"),
+    ("--max-pixels", "nan"), ("--max-pixels", "inf"), ("--max-pixels", "1e400"),
+])
+def test_non_finite_numbers_are_refused_in_one_line(tmp_path, option, value):
+    photo = small_photo(tmp_path / "a.png")
+    result = run("enhance", photo, "-o", tmp_path / "out.png", "--model", "clahe", option, value)
+    assert result.exit_code == 2
+    assert "not a finite number" in result.output and option in result.output
+    assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_a_non_finite_max_pixels_from_the_environment_is_refused(tmp_path, value):
+    photo = small_photo(tmp_path / "a.png")
+    result = run("enhance", photo, "-o", tmp_path / "out.png", "--model", "clahe", env={"LLID_MAX_PIXELS": value})
+    assert result.exit_code == 2 and "not a finite number" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_more_threads_than_the_machine_has_are_refused(tmp_path):
+    photo = small_photo(tmp_path / "a.png")
+    result = run("enhance", photo, "-o", tmp_path / "out.png", "--threads", (os.cpu_count() or 1) * 64 + 1)
+    assert result.exit_code == 2 and "CPU threads" in result.output
+    assert run("enhance", photo, "-o", tmp_path / "out.png", "--model", "clahe", "--threads", 1).exit_code == 0
+
+
+def test_a_symlink_loop_in_a_batch_is_that_entry_s_failure(tmp_path):
+    small_photo(tmp_path / "in" / "a.jpg")
+    (tmp_path / "in" / "self.jpg").symlink_to("self.jpg")
+    result = run("batch", tmp_path / "in", "-o", tmp_path / "out", "--model", "clahe")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert (tmp_path / "out" / "a.jpg").is_file()
+    assert "self.jpg: a link that leads back to itself" in result.output
+
+
+@pytest.mark.parametrize("kind", ["folder", "deep", "fifo", "huge"])
+def test_a_batch_record_that_is_no_record_neither_hangs_nor_breaks_the_batch(tmp_path, kind):
+    """A record that is a folder, JSON nested 100,000 deep, a FIFO (a plain read blocks forever)
+    or a huge file counts as no record when read; one that cannot be replaced is a one-line error."""
+    from llid_cli import made_with
+
+    small_photo(tmp_path / "in" / "a.png")
+    record = tmp_path / "out" / made_with.RECORD
+    record.parent.mkdir()
+    if kind == "folder":
+        record.mkdir()
+    elif kind == "deep":
+        record.write_text("[" * 100_000 + "]" * 100_000)
+    elif kind == "fifo":
+        os.mkfifo(record)
+    else:
+        record.write_text('{"x": "' + "y" * (made_with.MAX_RECORD_BYTES + 10) + '"}')
+    assert made_with.differences(tmp_path / "out", "key", {"model": "clahe"}) == []
+    result = run("batch", tmp_path / "in", "-o", tmp_path / "out", "--model", "clahe")
+    if kind == "folder":  # nothing can replace a folder: refused in one line, before any photo
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+        assert "cannot write the batch's record" in result.output and "\n" not in result.output.strip()
+        assert not (tmp_path / "out" / "a.png").exists()
+    else:
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / "out" / "a.png").is_file()
+
+
+@pytest.mark.parametrize("what", ["record", "report"])
+def test_a_full_disk_is_a_one_line_error(tmp_path, monkeypatch, what):
+    """ENOSPC while writing the batch's record (before any photo) or its --report (after all of
+    them): one line naming the file, no traceback; the finished outputs stay."""
+    import errno
+
+    from llid_cli.io import atomic
+
+    real = atomic.atomic_write_bytes
+
+    def full(path, data):
+        if Path(path).name == (".llid-batch.json" if what == "record" else "r.json"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(atomic, "atomic_write_bytes", full)
+    monkeypatch.setattr("llid_cli.made_with.atomic_write_bytes", full)
+    small_photo(tmp_path / "in" / "a.png")
+    result = run("batch", tmp_path / "in", "-o", tmp_path / "out", "--model", "clahe", "--report", tmp_path / "r.json")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "No space left on device" in result.output
+    assert (tmp_path / "out" / "a.png").is_file() == (what == "report")
+
+
+def test_a_killed_writer_s_temporary_file_goes_at_the_next_resume_whatever_its_age(tmp_path):
+    """A process killed mid-write (kill -9) leaves its hidden temporary file; a resume started
+    seconds later removes it (its writer is gone), while a live writer's file is kept."""
+    import signal
+    import subprocess
+    import sys
+
+    small_photo(tmp_path / "in" / "a.png")
+    small_photo(tmp_path / "in" / "big.png")
+    out = tmp_path / "out"
+    assert run("batch", tmp_path / "in", "-o", out, "--model", "clahe").exit_code == 0
+    # A writer that is killed while writing big.png again: its temporary file stays.
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time, os, tempfile\n"
+        "from llid_cli.io import atomic\n"
+        "real = os.replace\n"
+        "def stuck(*a):\n"
+        "    print('writing', flush=True); time.sleep(60)\n"
+        "os.replace = stuck\n"
+        f"atomic.atomic_write_bytes({str(out / 'big.png')!r}, b'x' * 1000)\n")], stdout=subprocess.PIPE)
+    assert writer.stdout.readline().strip() == b"writing"
+    live = subprocess.Popen([sys.executable, "-c", (
+        "import os, time\nfrom llid_cli.io import atomic\n"
+        f"open(os.path.join({str(out)!r}, '.a.png.' + atomic._WRITER + 'live' + atomic.TEMP_SUFFIX), 'w').close()\n"
+        "print('ready', flush=True); time.sleep(60)\n")], stdout=subprocess.PIPE)
+    assert live.stdout.readline().strip() == b"ready"
+    try:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        leftovers = sorted(p.name for p in out.glob(".*.llid-tmp"))
+        assert len(leftovers) == 2 and any(n.startswith(".big.png.") for n in leftovers)
+        result = run("batch", tmp_path / "in", "-o", out, "--model", "clahe")  # resumes: both outputs exist
+        assert result.exit_code == 0 and "2 skipped" in result.output
+        assert [p.name for p in out.glob(".*.llid-tmp")] == [n for n in leftovers if n.startswith(".a.png.")]
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_outputs_written_beside_their_inputs_are_not_enhanced_again(tmp_path):
+    same = tmp_path / "same"
+    for name in ("a.jpg", "b.png"):
+        small_photo(same / name)
+    for _ in range(2):
+        assert run("batch", same, "-o", same, "--suffix", "_e", "--model", "clahe").exit_code == 0
+    assert sorted(p.name for p in same.iterdir() if not p.name.startswith(".")) == ["a.jpg", "a_e.jpg", "b.png", "b_e.png"]
+    m = tmp_path / "m"
+    small_photo(m / "05.jpg")
+    for _ in range(2):
+        assert run("enhance", *sorted(m.iterdir()), "--model", "clahe").exit_code == 0
+    assert sorted(p.name for p in m.iterdir()) == ["05.jpg", "05_llid.jpg"]
+
+
+def test_batch_include_and_exclude_choose_files_by_path_or_name(tmp_path):
+    for name in ("a.jpg", "b.png", "sub/c.jpg", "sub/skip-d.jpg"):
+        small_photo(tmp_path / "in" / name)
+    result = run("batch", tmp_path / "in", "-o", tmp_path / "out", "-r", "--model", "clahe",
+                 "--include", "*.jpg", "--exclude", "skip-*")
+    assert result.exit_code == 0, result.output
+    made = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*")
+                  if not p.name.startswith("."))
+    assert made == ["a.jpg", "sub/c.jpg"]
+
+
+def test_a_second_batch_into_a_folder_in_use_is_refused_and_the_first_finishes(tmp_path):
+    """Two batches into one folder with other settings: the one that starts second is refused in
+    one line while the first holds the folder; the first's record and outputs agree."""
+    import subprocess
+    import sys
+
+    from llid_cli import made_with
+
+    for i in range(3):
+        small_photo(tmp_path / "in" / f"{i}.png")
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import time\nfrom pathlib import Path\nfrom llid_cli import made_with\n"
+        f"with made_with.holding(Path({str(out)!r})):\n"
+        "    print('held', flush=True); time.sleep(60)\n")], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == b"held"
+        result = run("batch", tmp_path / "in", "-o", out, "--model", "clahe", "--gain", "3")
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+        assert "another llid batch is writing into this folder" in result.output
+        assert not list(out.glob("*.png"))
+    finally:
+        holder.kill()
+        holder.wait()
+    result = run("batch", tmp_path / "in", "-o", out, "--model", "clahe")  # the lock went with its process
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.glob("*.png")) == ["0.png", "1.png", "2.png"]
+    import json
+
+    recorded = json.loads((out / made_with.RECORD).read_text())[made_with.naming("", None)]
+    assert recorded["clahe"]["gain"] is None  # the batch that ran, not the refused --gain 3
