@@ -15,7 +15,16 @@ class LlidError(Exception):
     def __init__(self, reason: str, path: str | os.PathLike | None = None):
         self.reason = reason
         self.path = None if path is None else os.fspath(path)
-        super().__init__(f"{self.path}: {reason}" if self.path else reason)
+        super().__init__(f"{printable(self.path)}: {reason}" if self.path else reason)
+
+
+def printable(text: str | os.PathLike) -> str:
+    """`text` (a file's name, most often) on one line: control characters such as a newline in a
+    file name are shown escaped (a\\nb.jpg), so that each failure stays one line of a log."""
+    text = os.fspath(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class ImageReadError(LlidError):

@@ -20,7 +20,12 @@ def installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def install_hint(extra: str) -> str:
+    """How to add an extra, from a package index and from a checkout of llid."""
+    return f"pip install 'llid[{extra}]' (in a checkout of llid: pip install '.[{extra}]')"
+
+
 def require(module: str, purpose: str) -> None:
     """Raise `NotAvailableError` unless `module` is installed: '`purpose` needs `module`: pip install ...'."""
     if not installed(module):
-        raise NotAvailableError(f"{purpose} needs {module}: pip install 'llid[{_EXTRA.get(module, 'cpu')}]'")
+        raise NotAvailableError(f"{purpose} needs {module}: {install_hint(_EXTRA.get(module, 'cpu'))}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -184,7 +185,11 @@ class Pipeline:
         if skip_existing and target.exists():
             return FileResult(source, target, "skipped")
         try:
-            return self.enhance_file(source, target)
+            # Libraries' warnings about a file (Pillow's "Corrupt EXIF data") would interleave with
+            # the progress bar; the file is enhanced, or its failure says why in its own line.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return self.enhance_file(source, target)
         except LlidError as exc:
             # The reason alone when it is about the input; with its path when about another file.
             same = exc.path is None or Path(exc.path) == Path(source)

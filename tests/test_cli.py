@@ -128,7 +128,10 @@ def test_info_says_which_photo_formats_this_installation_handles(monkeypatch):
     monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as without the heic extra
     without = json.loads(run("info", "--json").output)
     assert "HEIC" not in without["reads"] and "HEIC" not in without["writes"]
-    assert without["to add"] == "HEIC: pip install 'llid[heic]'"
+    hint = "HEIC: pip install 'llid[heic]' (in a checkout of llid: pip install '.[heic]')"
+    assert without["to add"] == hint
+    table = run("info").output  # the table, where rich once took "[heic]" for markup and dropped it
+    assert " ".join(hint.split()) in " ".join(table.split())
 
 
 def _photo_folder(root, count=3):

@@ -218,3 +218,62 @@ def test_a_second_batch_into_a_folder_in_use_is_refused_and_the_first_finishes(t
 
     recorded = json.loads((out / made_with.RECORD).read_text())[made_with.naming("", None)]
     assert recorded["clahe"]["gain"] is None  # the batch that ran, not the refused --gain 3
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_a_float_tiff_with_non_finite_pixels_is_enhanced(tmp_path, backend):
+    import tifffile
+
+    pixels = np.full((48, 64, 3), 0.05, np.float32)
+    pixels[3, 4] = np.nan
+    pixels[5, 6, 1] = np.inf
+    pixels[7, 8, 2] = -np.inf
+    tifffile.imwrite(tmp_path / "f.tif", pixels, photometric="rgb")
+    result = run("enhance", tmp_path / "f.tif", "-o", tmp_path / "out.tif", "--backend", backend)
+    assert result.exit_code == 0, result.output
+    out = tifffile.imread(tmp_path / "out.tif")
+    assert np.isfinite(out).all() and out.mean() > 0.1
+
+
+def test_a_file_name_with_a_newline_fails_in_one_line(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "bad\nname.jpg").write_bytes(b"not a photo")
+    small_photo(tmp_path / "in" / "good.jpg")
+    result = run("batch", tmp_path / "in", "-o", tmp_path / "out", "--model", "clahe")
+    assert result.exit_code == 1
+    failure = [line for line in result.output.splitlines() if "bad" in line]
+    assert len(failure) == 1 and "bad\\nname.jpg" in failure[0] and "name.jpg" in failure[0]
+    alone = run("enhance", tmp_path / "in" / "bad\nname.jpg", "-o", tmp_path / "x.jpg")
+    assert alone.exit_code == 1 and len(alone.output.strip().splitlines()) == 1
+
+
+def test_library_warnings_about_a_file_stay_out_of_a_batch(tmp_path):
+    """A JPEG whose EXIF is corrupt makes Pillow warn; the batch enhances it without the warning."""
+    import warnings
+
+    photo = small_photo(tmp_path / "in" / "a.jpg")
+    data = photo.read_bytes()
+    exif = b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x05\x01\x0f\x00\x02\xff\xff\xff\xff"
+    segment = b"\xff\xe1" + (len(exif) + 2).to_bytes(2, "big") + exif
+    photo.write_bytes(data[:2] + segment + data[2:])
+    from llid_cli.pipeline import EnhanceOptions, Pipeline
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = Pipeline(EnhanceOptions(model="clahe")).run_one(photo, tmp_path / "out.jpg", skip_existing=False)
+    assert result.status == "done", result.error
+    assert caught == []
+
+
+def test_without_any_runtime_a_learned_model_names_the_extra_in_one_line(tmp_path, monkeypatch):
+    """A plain `pip install .` has neither torch nor ONNX Runtime: enhancing says which extra to
+    add (and how from a checkout), where it ended in a ModuleNotFoundError traceback."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if not installed: find_spec says None
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    photo = small_photo(tmp_path / "a.png")
+    result = run("enhance", photo, "-o", tmp_path / "out.png")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "needs onnxruntime: pip install 'llid[onnx]' (in a checkout of llid: pip install '.[onnx]')" in result.output
+    assert run("enhance", photo, "-o", tmp_path / "c.png", "--model", "clahe").exit_code == 0  # no runtime needed

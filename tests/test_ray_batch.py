@@ -157,18 +157,22 @@ def test_a_killed_worker_costs_only_the_files_it_held(tmp_path, cluster):
     assert {f["megapixels"] for f in report["files"]} == {0.077}
 
 
-def test_an_interrupted_driver_leaves_no_partial_file_and_a_rerun_resumes(tmp_path, cluster):
+@pytest.mark.parametrize("signum, code, said", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+def test_an_interrupted_driver_leaves_no_partial_file_and_a_rerun_resumes(tmp_path, cluster, signum, code, said):
+    """Ctrl-C or SIGTERM (ray.init had replaced the CLI's SIGTERM handler: exit 15, a stack dump
+    and no report) exits 130 or 143 with one line and the report of what finished."""
     address, env = cluster
     src = _photos(tmp_path / "in", 24, size=(240, 320), broken=False)
     assert _run("batch", src, "-o", tmp_path / "local", "--threads", "1")[0] == 0
     reference = _outputs(tmp_path / "local")
     out = tmp_path / "ray"
-    proc = _llid("batch", src, "-o", out, "--ray", address, "--workers", "2", env=env)
+    proc = _llid("batch", src, "-o", out, "--ray", address, "--workers", "2", "--report", tmp_path / "r.json", env=env)
     _wait_for_an_output(out, proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, signum))
     _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err, err
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and f"llid: {said}" in err, err
+    assert json.loads((tmp_path / "r.json").read_text())["interrupted"] is True
     kept = _outputs(out)
     assert 0 < len(kept) < 24 and all(reference[name] == data for name, data in kept.items())
     assert not [name for name in kept if name.endswith(TEMP)]

@@ -213,17 +213,20 @@ def _check_writable(report: Path) -> None:
 
 def _failure_table(console, failed, folder: Path) -> None:
     from rich.table import Table
+    from rich.text import Text
+
+    from llid_cli.errors import printable
 
     if not console.is_terminal:  # a log or a pipe: one plain line per file, never wrapped
         console.print(f"{len(failed)} file(s) failed in {folder}:", soft_wrap=True)
         for result in failed:
-            console.print(f"{result.source}: {result.error or 'unknown error'}", soft_wrap=True, markup=False,
-                          highlight=False)
+            console.print(f"{printable(result.source)}: {printable(result.error or 'unknown error')}", soft_wrap=True,
+                          markup=False, highlight=False)
         return
 
     table = Table(title=f"{len(failed)} file(s) failed in {folder}", title_justify="left")
     table.add_column("file", overflow="fold")
     table.add_column("reason", overflow="fold")
     for result in failed:
-        table.add_row(str(result.source.relative_to(folder)), result.error or "unknown error")
+        table.add_row(Text(printable(result.source.relative_to(folder))), Text(printable(result.error or "unknown error")))
     console.print(table)

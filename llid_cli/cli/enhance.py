@@ -46,6 +46,7 @@ def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kw
 
     from llid_cli.cli.pipes import stdin_to_file, stdout_target
     from llid_cli.cli.progress import TileProgress
+    from llid_cli.errors import printable
     from llid_cli.pipeline import Pipeline, sized_for
 
     options = enhance_options_from(kwargs)
@@ -82,8 +83,8 @@ def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kw
     else:  # a photo that fails is reported, and the next one goes on
         results = pipeline.run_many(jobs, skip_existing=False)
 
-    def shown(path) -> str:  # the pipe's temporary files are "-" to the user
-        return "-" if path is not None and Path(path).parent == pipe_dir else str(path)
+    def shown(path) -> str:  # the pipe's temporary files are "-" to the user; one line each
+        return "-" if path is not None and Path(path).parent == pipe_dir else printable(str(path))
 
     failed, done = 0, []
     for result in results:
@@ -92,7 +93,7 @@ def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kw
         done.append(result)
         if result.status == "failed":
             failed += 1
-            click.echo(f"Error: {shown(result.source)}: {result.error}", err=True)
+            click.echo(f"Error: {shown(result.source)}: {printable(result.error or 'unknown error')}", err=True)
         else:
             night = f", night look {result.night_ev:+.1f} EV" if result.night_ev else ""
             click.echo(f"{shown(result.source)} -> {shown(result.target)} ({result.megapixels:.1f} MP, "

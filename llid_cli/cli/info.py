@@ -14,6 +14,7 @@ def command(as_json: bool) -> None:
     """Show versions, CPU threads, CUDA devices, ONNX Runtime providers and photo formats."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from llid_cli import __version__
 
@@ -25,8 +26,8 @@ def command(as_json: bool) -> None:
         click.echo(json.dumps(dict(rows), indent=2))
         return
     table = Table(show_header=False, box=None)
-    for row in rows:
-        table.add_row(*row)
+    for row in rows:  # as text, not markup: rich would take "[heic]" in an install hint for a style
+        table.add_row(*(Text(cell) for cell in row))
     Console().print(table)
 
 
@@ -49,7 +50,7 @@ def _ort_rows() -> list[tuple[str, str]]:
     try:
         import onnxruntime as ort
     except ImportError:
-        return [("onnxruntime", "not installed (pip install 'llid[cpu]' or 'llid[gpu]')")]
+        return [("onnxruntime", "not installed (pip install 'llid[onnx]', 'llid[cpu]' or 'llid[gpu]')")]
     return [("onnxruntime", ort.__version__), ("ort providers", ", ".join(ort.get_available_providers()))]
 
 

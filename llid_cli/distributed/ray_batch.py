@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -88,11 +90,17 @@ class RayBatch:
             kwargs.update(address="local", num_cpus=os.cpu_count(), include_dashboard=False)
         else:
             kwargs.update(address=opts.address)
+        # ray.init installs its own SIGTERM handler in the driver (a stack dump, exit 15): the
+        # CLI's is put back, so that a terminated batch exits 143 with its report and its line.
+        on_term = signal.getsignal(signal.SIGTERM)
         try:
             ray.init(**kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = opts.address or "a local instance"
             raise LlidError(f"could not start or join Ray at {where}: {_first_line(exc)}") from None
+        finally:
+            if on_term is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, on_term)
         try:
             self._start_workers(ray)
         except BaseException:

@@ -94,6 +94,7 @@ def build_backend(loaded: LoadedModel, options: EngineOptions, exposure: float =
         return TorchBackend(loaded.module, options.device, options.precision, options.threads)
     if options.backend != "onnx":
         raise LlidError(f"unknown backend '{options.backend}' (auto, torch or onnx)")
+    require("onnxruntime", "enhancing with a learned model" if loaded.module is None else "--backend onnx")
     from llid_cli.engine.onnx_backend import OnnxBackend
 
     if options.precision == "bf16":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from llid_cli.errors import UnsupportedFormatError
+from llid_cli.extras import install_hint
 
 READ_FORMATS: dict[str, str] = {
     ".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg",
@@ -58,7 +59,7 @@ def write_format(path: str | Path, fmt: str | None = None) -> str:
 
 # What installs the codec of a format that is not always there: said in its read and write
 # errors and by `llid info`.
-INSTALL = {"heic": "pip install 'llid[heic]'", "raw": "pip install 'llid[raw]'", "avif": "pip install -U Pillow"}
+INSTALL = {"heic": install_hint("heic"), "raw": install_hint("raw"), "avif": "pip install -U Pillow"}
 
 
 def enable_pillow_codec(fmt: str, path: str | Path) -> None:
@@ -68,8 +69,7 @@ def enable_pillow_codec(fmt: str, path: str | Path) -> None:
         try:
             import pillow_heif
         except ImportError as exc:
-            raise UnsupportedFormatError(f"HEIC needs the 'heic' extra: {INSTALL['heic']} "
-                                         "(in a checkout of llid: pip install '.[heic]')", path) from exc
+            raise UnsupportedFormatError(f"HEIC needs the 'heic' extra: {INSTALL['heic']}", path) from exc
         pillow_heif.register_heif_opener()
     elif fmt == "avif":
         from PIL import features

@@ -248,7 +248,7 @@ def _pillow_pixels(pil) -> tuple[np.ndarray, np.ndarray | None]:
     if mode == "I":
         return np.clip(np.asarray(pil), 0, 65535).astype(np.uint16), None
     if mode == "F":
-        return np.clip(np.asarray(pil, dtype=np.float32), 0, 1), None
+        return _unit_floats(np.asarray(pil, dtype=np.float32)), None
     arr = np.asarray(pil)
     if mode == "L":
         return arr.copy(), None
@@ -338,7 +338,7 @@ def _tiff_channels(path: Path, arr: np.ndarray, photometric: int, n_extra: int):
     if arr.dtype == np.float64 or arr.dtype == np.float16:
         arr = arr.astype(np.float32)
     if arr.dtype == np.float32:
-        arr = np.clip(arr, 0.0, 1.0)
+        arr = _unit_floats(arr)
     elif arr.dtype not in (np.uint8, np.uint16):
         raise UnsupportedFormatError(f"TIFF sample type {arr.dtype} is not supported (8/16-bit or float)", path)
     if arr.ndim == 2:
@@ -361,6 +361,12 @@ def _tiff_channels(path: Path, arr: np.ndarray, photometric: int, n_extra: int):
     if arr.shape[2] != 3:
         raise UnsupportedFormatError(f"TIFF with {channels} channels is not supported", path)
     return np.ascontiguousarray(arr), alpha
+
+
+def _unit_floats(arr: np.ndarray) -> np.ndarray:
+    """Float samples in [0, 1]: NaN is read as 0 and infinities as 0 or 1, so that one bad pixel
+    of a float TIFF is one dark or white pixel, not an error deep inside a network."""
+    return np.clip(np.nan_to_num(arr, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
 
 
 def _invert(arr: np.ndarray) -> np.ndarray:
@@ -401,8 +407,7 @@ def _read_raw(path: Path, limit: int) -> Image:
     try:
         import rawpy
     except ImportError as exc:
-        raise UnsupportedFormatError(f"camera RAW needs the 'raw' extra: {INSTALL['raw']} (in a checkout of llid: "
-                                     "pip install '.[raw]')", path) from exc
+        raise UnsupportedFormatError(f"camera RAW needs the 'raw' extra: {INSTALL['raw']}", path) from exc
     try:
         with rawpy.imread(str(path)) as raw:
             _check_size(path, raw.sizes.width, raw.sizes.height, limit)
