@@ -66,15 +66,15 @@ def naming(suffix: str, fmt: str | None) -> str:
 def differences(out_dir: Path, key: str, settings: dict) -> list[str]:
     """How the outputs under `key` in `out_dir` were made otherwise than `settings`, one
     "SETTING THEN there, NOW now" each, as the user names them; empty when they agree, or when
-    nothing is recorded. Weights and CLAHE settings are compared only for the same model (another
+    nothing is recorded. Weights, CLAHE settings and --denoise are compared only for the same model (another
     model has others)."""
     before = _read(out_dir).get(key)
     if not isinstance(before, dict):
         return []
     now = _jsonable(settings)
     fields = [f for f in SETTINGS if before.get(f) != now.get(f)]
-    if "model" in fields:
-        fields = [f for f in fields if f not in ("weights", "clahe")]
+    if "model" in fields:  # another model has other weights, CLAHE settings and its own --denoise default
+        fields = [f for f in fields if f not in ("weights", "clahe", "denoise")]
     shown = []
     for f in fields:
         then, later = before.get(f), now.get(f)

@@ -52,7 +52,7 @@ _SAMPLES = 1 << 18  # pixels measured (a regular subsample): the means are what 
 def scene_ev(image: Image) -> float | None:
     """The scene's light as an exposure value (log2 of its mean luminance over 0.125 cd/m^2), from
     the photo's EXIF exposure settings and its own exposure; None without settings."""
-    return None if image.exposure is None else _scene_ev(image, _sample(image.pixels))
+    return None if image.exposure is None else _scene_ev(image, sample(image.pixels))
 
 
 def night_shift(scene: float | None) -> float:
@@ -66,9 +66,9 @@ def night_look(image: Image) -> float:
     """The EV by which the night look lowers this photo's automatic exposure (0: it does not)."""
     if image.exposure is None:
         return 0.0
-    sample = _sample(image.pixels)  # measured once for the scene's light and the photo's need
-    shift = night_shift(_scene_ev(image, sample))
-    return shift * _needs_help(sample) if shift else 0.0
+    measured = sample(image.pixels)  # measured once for the scene's light and the photo's need
+    shift = night_shift(_scene_ev(image, measured))
+    return shift * _needs_help(measured) if shift else 0.0
 
 
 def _scene_ev(image: Image, sample: np.ndarray) -> float:
@@ -83,10 +83,10 @@ def _needs_help(sample: np.ndarray) -> float:
 
 def darker(output: np.ndarray, pixels: np.ndarray) -> bool:
     """Whether `output` holds less light than `pixels` (photos' pixels in their own dtype)."""
-    return exposure_of(_sample(output)) < exposure_of(_sample(pixels))
+    return exposure_of(sample(output)) < exposure_of(sample(pixels))
 
 
-def _sample(pixels: np.ndarray) -> np.ndarray:
+def sample(pixels: np.ndarray) -> np.ndarray:
     """A regular subsample of a photo's pixels (HxW or HxWxC, any dtype) as HxWx3 float in [0, 1]."""
     step = max(1, math.ceil(math.sqrt(pixels.shape[0] * pixels.shape[1] / _SAMPLES)))
     small = to_float(pixels[::step, ::step])

@@ -23,8 +23,8 @@ from llid_cli.io.image import LUMA_WEIGHTS, from_float, to_float
 from llid_cli.io.formats import FORMAT_EXTENSIONS, default_extension
 from llid_cli.io.write import same_file
 from llid_cli.lights import keep_light_colours
-from llid_cli.night import darker, night_look
-from llid_cli.tone import blend_pixels, shift_pixels
+from llid_cli.night import darker, night_look, sample
+from llid_cli.tone import blend_pixels, exposure_of, shift_pixels
 from llid_cli.whites import keep_whites
 
 PixelFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 in the photo's own dtype -> the same
@@ -114,6 +114,9 @@ class FileResult:
     megapixels: float = 0.0
     seconds: float = 0.0
     night_ev: float = 0.0  # the night look's shift of the automatic exposure (0: not applied)
+    # The exposure (log2 of the mean linear luminance, llid_cli.tone) of the input and of the
+    # output: what the model chose for this photo, as `--exposure` shifts it. None: not enhanced.
+    exposure: tuple[float, float] | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -121,6 +124,8 @@ class FileResult:
             "status": self.status, "error": self.error,
             "megapixels": round(self.megapixels, 3), "seconds": round(self.seconds, 3),
             "night_look_ev": round(self.night_ev, 2),
+            "exposure_ev": None if self.exposure is None else {"input": round(self.exposure[0], 2),
+                                                               "output": round(self.exposure[1], 2)},
         }
 
 
@@ -175,8 +180,9 @@ class Pipeline:
         image = read_image(source, self.max_pixels)
         enhanced, night = self._enhanced(image)
         out = write_image(enhanced, target, self.write)
+        exposure = (exposure_of(sample(image.pixels)), exposure_of(sample(enhanced.pixels)))
         return FileResult(Path(source), out, "done", megapixels=image.megapixels,
-                          seconds=time.perf_counter() - start, night_ev=night)
+                          seconds=time.perf_counter() - start, night_ev=night, exposure=exposure)
 
     def run_one(self, source: Path, target: Path, skip_existing: bool) -> FileResult:
         """One (source, target) of a batch: never raises for the file's own problems, which come

@@ -241,6 +241,10 @@ def test_a_resume_with_other_settings_is_refused_and_overwrite_redoes(tmp_path):
     message = " ".join(result.output.split())
     assert result.exit_code == 2 and "--model clahe there, lynx-fast now; --exposure 0 there, -1 now" in message
     assert "weights" not in message and "CLAHE" not in message
+    # ... nor its --denoise default, which the user never set (clahe 0, lynx 1).
+    result = run("batch", src, "-o", out, "--model", "lynx", "--gain", "3", "--pre", "clahe", "--quiet")
+    message = " ".join(result.output.split())
+    assert result.exit_code == 2 and "--model clahe there, lynx now" in message and "--denoise" not in message
 
 
 def test_a_resume_record_is_kept_per_naming_and_a_folder_without_one_resumes(tmp_path):

@@ -277,3 +277,60 @@ def test_without_any_runtime_a_learned_model_names_the_extra_in_one_line(tmp_pat
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert "needs onnxruntime: pip install 'llid[onnx]' (in a checkout of llid: pip install '.[onnx]')" in result.output
     assert run("enhance", photo, "-o", tmp_path / "c.png", "--model", "clahe").exit_code == 0  # no runtime needed
+
+
+def test_eval_of_nothing_fails_and_a_report_folder_is_never_made_up(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty2").mkdir()
+    result = run("eval", tmp_path / "empty", "--ref", tmp_path / "empty2")
+    assert result.exit_code == 1 and "no photos to score" in result.output
+    small_photo(tmp_path / "a" / "p.png")
+    small_photo(tmp_path / "b" / "p.png")
+    result = run("eval", tmp_path / "a", "--ref", tmp_path / "b", "--report", tmp_path / "missing" / "r.json")
+    assert result.exit_code == 2 and "does not exist" in result.output
+    assert not (tmp_path / "missing").exists()
+
+
+def test_eval_leaves_lpips_out_and_says_why_once_when_its_weights_are_missing(tmp_path, monkeypatch):
+    for name in ("LLID_LPIPS_BACKBONE", "LLID_LPIPS_LINEAR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no torch hub cache
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    small_photo(tmp_path / "a" / "p.png")
+    small_photo(tmp_path / "a" / "q.png", 30)
+    small_photo(tmp_path / "b" / "p.png", 25)
+    small_photo(tmp_path / "b" / "q.png", 35)
+    result = run("eval", tmp_path / "a", "--ref", tmp_path / "b", "--report", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    assert "unavailable" not in result.output and "LPIPS" not in result.output.split("LPIPS left out")[0]
+    assert result.output.count("LPIPS left out:") == 1 and "LLID_LPIPS_BACKBONE" in result.output
+    import json
+
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["lpips"] == "unavailable" and "LLID_LPIPS_BACKBONE" in report["lpips_why"]
+
+
+def test_models_list_leads_with_the_default_and_cards_read_as_text():
+    import json
+
+    listed = json.loads(run("models", "list", "--json").output)
+    assert listed["models"][0]["name"] == listed["default"] and listed["models"][0]["default"]
+    quality = [m["val_psnr"] for m in listed["models"][1:] if m["val_psnr"] is not None]
+    assert quality == sorted(quality, reverse=True)
+    table = run("models", "list").output
+    assert table.index(f"{listed['default']} (default)") < min(table.index(m["name"]) for m in listed["models"][1:]
+                                                               if m["name"] != "lynx-fast")
+    card = " ".join(run("models", "info", "lynx").output.split())
+    assert "{" not in card and "keep_exposure=(0.25, 0.3)" in card  # name=value, not a dict's repr
+    assert "PSNR 22.89 / SSIM 0.7998 on" in card and "fine-tuned from" in card
+
+
+def test_json_says_the_exposure_the_model_chose(tmp_path):
+    import json
+
+    photo = small_photo(tmp_path / "a.png", 12)
+    result = CliRunner().invoke(cli, ["enhance", str(photo), "-o", str(tmp_path / "o.png"), "--json"])
+    chosen = json.loads(result.stdout)["files"][0]["exposure_ev"]
+    assert chosen["output"] > chosen["input"] + 1  # a dark photo, brightened by more than a stop
+    shifted = CliRunner().invoke(cli, ["enhance", str(photo), "-o", str(tmp_path / "d.png"), "--json", "--exposure", "-1"])
+    assert json.loads(shifted.stdout)["files"][0]["exposure_ev"]["output"] < chosen["output"] - 0.5

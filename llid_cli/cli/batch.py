@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from llid_cli.cli.options import (Finite, enhance_options_from, max_pixels_from, model_options, write_options,
-                                  write_options_from)
+from llid_cli.cli.options import (Finite, check_report_path, enhance_options_from, max_pixels_from, model_options,
+                                  write_options, write_options_from)
 from llid_cli.cli.progress import file_progress
 from llid_cli.io.atomic import remove_stale
 
@@ -66,7 +66,7 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, include: 
     write = write_options_from(kwargs, overwrite)
     max_pixels = max_pixels_from(kwargs)
     if report is not None:
-        _check_writable(report)
+        check_report_path(report)
     jobs = plan_batch(folder, out_dir, recursive, suffix, write.format, allow_inplace=overwrite,
                       include=include, exclude=exclude)
     console = Console(stderr=True)
@@ -196,19 +196,6 @@ def _write_report(report: Path, folder: Path, out_dir: Path, model_name: str, re
     except OSError as exc:  # a disk that filled up while the batch ran: the outputs are there
         raise LlidError(f"cannot write the report ({exc.strerror or exc}); the batch's outputs are written",
                         report) from exc
-
-
-def _check_writable(report: Path) -> None:
-    """Refuse a report path that cannot be written before the batch runs, not after."""
-    import os
-
-    folder = report.parent if str(report.parent) else Path(".")
-    if report.is_dir():
-        raise click.BadParameter(f"{report} is a folder", param_hint="--report")
-    if not folder.is_dir():
-        raise click.BadParameter(f"{report}: the folder {folder} does not exist", param_hint="--report")
-    if not os.access(folder, os.W_OK) or (report.exists() and not os.access(report, os.W_OK)):
-        raise click.BadParameter(f"{report}: not writable here", param_hint="--report")
 
 
 def _failure_table(console, failed, folder: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from llid_cli.cli.options import Finite, enhance_options_from, max_pixels_from, model_options
+from llid_cli.cli.options import Finite, check_report_path, enhance_options_from, max_pixels_from, model_options
 
 
 @click.command("eval")
@@ -38,10 +38,13 @@ def command(folder, ref_dir, out_dir, gt_mean, want_lpips, lpips_backbone, lpips
     """
     from rich.console import Console
 
+    from llid_cli.errors import LlidError
     from llid_cli.evaluation.report import write_report
     from llid_cli.evaluation.run import EnhancedFolder, EvalOptions, evaluate
 
     console = Console(stderr=True)
+    for path in reports:
+        check_report_path(path)
     max_pixels = max_pixels_from(kwargs)
     enhance = kwargs["model"] is not None or kwargs["weights"] is not None
     options = enhance_options_from(kwargs)
@@ -56,6 +59,8 @@ def command(folder, ref_dir, out_dir, gt_mean, want_lpips, lpips_backbone, lpips
             enhanced, pred_dir = EnhancedFolder(folder, out_dir, options, max_pixels), out_dir
             _with_progress(enhanced, console)
         evaluation = evaluate(pred_dir, settings, enhanced)
+        if not evaluation.results:  # an empty table and exit 0 would read as a pass
+            raise LlidError("no photos to score here" + (f" with a reference in {ref_dir}" if ref_dir else ""), folder)
         _print(evaluation.results, evaluation.payload, console)
         for path in reports:
             write_report(path, evaluation.payload, evaluation.results)
@@ -88,17 +93,16 @@ def _print(results, payload, console) -> None:
     table.add_column("image", overflow="fold")
     for name in names:
         table.add_column(name.upper(), justify="right")
-    # LPIPS asked for but not available is shown as such, never left out silently.
-    unavailable = ["unavailable"] if payload["lpips"] == "unavailable" else []
-    if unavailable:
-        table.add_column("LPIPS", justify="right")
     for r in results:
         if r.error is None:
-            table.add_row(r.name, *[fmt(n, r.metrics.get(n)) for n in names], *unavailable)
+            table.add_row(r.name, *[fmt(n, r.metrics.get(n)) for n in names])
     table.add_section()
     for label in ("mean", "median"):
-        table.add_row(f"[bold]{label}", *[fmt(n, payload["summary"][label].get(n)) for n in names], *unavailable)
+        table.add_row(f"[bold]{label}", *[fmt(n, payload["summary"][label].get(n)) for n in names])
     console.print(table)
+    if payload["lpips"] == "unavailable":  # left out of the table, and said why once
+        console.print(f"LPIPS left out: {payload.get('lpips_why', 'its weights are not on this machine')}",
+                      markup=False, highlight=False)
     if "gt_mean_summary" in payload:
         gm = payload["gt_mean_summary"]
         console.print("[bold]after GT-mean scaling[/] (output mean set to the reference's; not comparable with the above): "

@@ -70,7 +70,8 @@ def list_models(as_json: bool) -> None:
 
     from llid_cli.pipeline import DEFAULT_MODEL
 
-    rows = _rows(DEFAULT_MODEL)
+    # What to pick first: the default, then the others from the best measured quality down.
+    rows = sorted(_rows(DEFAULT_MODEL), key=lambda r: (not r["default"], r["val_psnr"] is None, -(r["val_psnr"] or 0)))
     if as_json:
         click.echo(json.dumps({"default": DEFAULT_MODEL, "models": rows}, indent=2))
         return
@@ -85,7 +86,8 @@ def list_models(as_json: bool) -> None:
         params = f"{row['parameters'] / 1e6:.2f} M" if row["parameters"] else "-"
         size = f"{row['weights_mb']:.1f} MB" if row["weights_mb"] is not None else (
             "none needed" if not row["learned"] else "not trained yet")
-        table.add_row(row["name"] + (" (default)" if row["default"] else ""), quality, params, size, row["description"])
+        table.add_row(row["name"] + (" (default)" if row["default"] else ""), quality, params, size, row["description"],
+                      style="green" if row["default"] else None)
     Console().print(table)
     Console().print("Quality as shipped (with rendering steps added after a checkpoint was chosen), on held-out "
                     "scenes, and speed at 12 MP: the README's models table.")
@@ -99,6 +101,7 @@ def info(name: str, as_json: bool, full: bool) -> None:
     """The model card of NAME: its design, and the shipped weights' real arguments and history."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from llid_cli.extras import require
 
@@ -133,18 +136,51 @@ def info(name: str, as_json: bool, full: bool) -> None:
     elif spec.learned:
         card["weights"] = f"not trained yet (expected {path})"
     for preset, args in spec.presets.items():
-        card[f"preset '{preset}'"] = f"{spec.parameter_count(preset):,} parameters: {args}"
+        card[f"preset '{preset}'"] = f"{spec.parameter_count(preset):,} parameters: {_plain(args)}"
     if as_json:
         click.echo(json.dumps({"name": spec.name, **card}, indent=2, default=str))
         return
     table = Table(show_header=False, title=f"model card: {spec.name}", title_justify="left")
     table.add_column(style="bold")
     table.add_column(overflow="fold")
-    for key, value in card.items():
-        table.add_row(key, str(value))
+    for key, value in _readable_card(card, meta.metadata if meta is not None else {}).items():
+        table.add_row(key, Text(value))
     Console().print(table)
     if meta is not None and not full:
         Console().print(f"The training config and data recorded in the weights: llid models info {name} --full")
+
+
+def _readable_card(card: dict[str, object], record: dict) -> dict[str, str]:
+    """The card as a person reads it: the training record in a sentence or two, validation as
+    figures, arguments as name=value (`--json` keeps the raw record)."""
+    card = dict(card)
+    steps, seconds = card.pop("steps", None), card.pop("train_seconds", None)
+    hardware, ema, config = card.pop("hardware", None), card.pop("ema", None), record.get("training_config")
+    if steps is not None:
+        said = f"{steps} steps" + (f" in {float(seconds):.0f} s" if seconds is not None else "")
+        said += f" on {hardware}" if hardware else ""
+        said += ", with EMA weights" if ema else ""
+        model = (config or {}).get("model", {}) if isinstance(config, dict) else {}
+        if model.get("init"):
+            only = model.get("train_only")
+            said += (f"; the last stage of several: fine-tuned from {model['init']}"
+                     + (f" (training only {', '.join(only)})" if only else "")
+                     + "; the earlier stages' records are in docs/models.md")
+        card["training"] = said
+    validation = card.get("validation when trained")
+    if isinstance(validation, dict) and "psnr" in validation:
+        card["validation when trained"] = (
+            f"PSNR {validation['psnr']:.2f} / SSIM {validation.get('ssim', float('nan')):.4f} on "
+            f"{validation.get('source', '?')} ({validation.get('images', '?')} images) at step {validation.get('step', '?')}")
+    return {key: _plain(value) for key, value in card.items()}
+
+
+def _plain(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_plain(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_plain(v) for v in value) + ")"
+    return str(value)
 
 
 def _loaded_facts(loaded) -> dict[str, object]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import click
 
@@ -187,3 +188,15 @@ def write_options_from(kwargs: dict, overwrite: bool):
 def max_pixels_from(kwargs: dict) -> int | None:
     value = kwargs.pop("max_pixels")
     return None if value is None else int(value)
+
+
+def check_report_path(report: Path) -> None:
+    """Refuse a report path that cannot be written before the work runs, not after; a missing
+    folder is refused too, never created (a typo in it would otherwise go unnoticed)."""
+    folder = report.parent if str(report.parent) else Path(".")
+    if report.is_dir():
+        raise click.BadParameter(f"{report} is a folder", param_hint="--report")
+    if not folder.is_dir():
+        raise click.BadParameter(f"{report}: the folder {folder} does not exist", param_hint="--report")
+    if not os.access(folder, os.W_OK) or (report.exists() and not os.access(report, os.W_OK)):
+        raise click.BadParameter(f"{report}: not writable here", param_hint="--report")

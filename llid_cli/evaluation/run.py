@@ -76,8 +76,9 @@ def evaluate(pred_dir: Path, options: EvalOptions, enhanced: EnhancedFolder | No
         source = enhanced.folder if enhanced is not None else pred_dir
         title = f"{source} enhanced by {enhanced.model_name}" if enhanced is not None else f"{source}"
         title += f" vs {options.ref_dir}" if options.ref_dir else " (no reference)"
+    lpips_state, _, why = lpips_state.partition(": ")  # "unavailable: why" -> the state, and why apart
     payload = {
-        "title": title, "lpips": lpips_state, "summary": summarize(results),
+        "title": title, "lpips": lpips_state, **({"lpips_why": why} if why else {}), "summary": summarize(results),
         "cases": [r.as_dict() for r in results], "failed": sum(r.error is not None for r in results),
     }
     if options.gt_mean and options.ref_dir is not None:
@@ -96,7 +97,7 @@ def _lpips(options: EvalOptions):
         from llid_cli.metrics.lpips import load_lpips
 
         return load_lpips(options.lpips_backbone, options.lpips_linear), "alexnet"
-    except NotAvailableError:
+    except NotAvailableError as exc:
         if options.lpips:
             raise
-        return None, "unavailable"
+        return None, f"unavailable: {exc}"
