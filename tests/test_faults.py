@@ -334,3 +334,28 @@ def test_json_says_the_exposure_the_model_chose(tmp_path):
     assert chosen["output"] > chosen["input"] + 1  # a dark photo, brightened by more than a stop
     shifted = CliRunner().invoke(cli, ["enhance", str(photo), "-o", str(tmp_path / "d.png"), "--json", "--exposure", "-1"])
     assert json.loads(shifted.stdout)["files"][0]["exposure_ev"]["output"] < chosen["output"] - 0.5
+
+
+def test_decoders_log_records_stay_out_of_a_batch(tmp_path):
+    """Pillow logs "More samples per pixel than can be decoded" for a TIFF that claims 9999
+    samples; Python printed it to stderr, between the batch's own lines."""
+    import struct
+    import subprocess
+    import sys
+
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (16, 16), (20, 20, 20)).save(buffer, "TIFF")
+    data = bytearray(buffer.getvalue())
+    start = struct.unpack("<I", data[4:8])[0]
+    for i in range(struct.unpack("<H", data[start:start + 2])[0]):
+        entry = start + 2 + 12 * i
+        if struct.unpack("<H", data[entry:entry + 2])[0] == 277:  # SamplesPerPixel
+            data[entry + 8:entry + 10] = struct.pack("<H", 9999)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "bad.tif").write_bytes(bytes(data))
+    small_photo(tmp_path / "in" / "good.png")
+    done = subprocess.run([sys.executable, "-m", "llid_cli", "batch", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
+                           "--model", "clahe", "--quiet"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "More samples" not in done.stderr and "bad.tif: " in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 3  # the summary, the failure table's title, its one line

@@ -56,6 +56,24 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, debug: bool) -> None:
     """llid turns dark, noisy photos into clean, well-exposed ones."""
     ctx.ensure_object(dict)["debug"] = debug
+    if not debug:
+        _quiet_decoders()
+
+
+# Decoders that log what they find wrong in a file (Pillow: "More samples per pixel than can be
+# decoded: 9999"). llid says what went wrong with a file in its own line; their log records, which
+# Python prints to stderr when nothing handles them, would split a batch's output.
+DECODER_LOGGERS = ("PIL", "tifffile", "rawpy", "pillow_heif")
+
+
+def _quiet_decoders() -> None:
+    import logging
+
+    for name in DECODER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())
+        logger.propagate = False
 
 
 class Terminated(KeyboardInterrupt):
