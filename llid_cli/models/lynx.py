@@ -30,7 +30,8 @@ models is the *exposure decision*, and their cost is full-resolution 3x3 convolu
 - **Tiling.** The global operations are `GlobalTone` and the shoulder's top value, both
   `GlobalStats` layers: for a tiled photo the engine records them on the whole photo and replays
   them in every tile.
-  The network pads its own input to `unshuffle * 4` and crops back.
+  The network pads its own input to `unshuffle * 4`, frames it with replicated pixels outside
+  training (zero padding had darkened the outermost rows), and crops back.
 """
 
 from __future__ import annotations
@@ -316,13 +317,19 @@ class Lynx(nn.Module):
     def forward(self, x: torch.Tensor, exposure: torch.Tensor | None = None) -> torch.Tensor:
         """x: B x 3 x H x W sRGB in [0, 1]; `exposure`: B target exposures (training), else automatic."""
         x, size = pad_to_multiple(x, self.multiple)
-        h = self.stem(F.pixel_unshuffle(x, self.unshuffle) if self.unshuffle > 1 else x)
+        # Outside training the photo is framed by `self.multiple` replicated pixels on every side,
+        # cropped off again below: with the convolutions' zero padding at its edges, the outermost
+        # pixel rows came out up to 14 levels darker than the next. One cell of the bottleneck,
+        # so the global branch pools the photo's own cells and the pixel grid keeps its phase.
+        framed = not self.training
+        inner = F.pad(x, (self.multiple,) * 4, mode="replicate") if framed else x
+        h = self.stem(F.pixel_unshuffle(inner, self.unshuffle) if self.unshuffle > 1 else inner)
         skip1 = self.encoder1(h)
         skip2 = self.encoder2(self.down1(skip1))
         h = self.down2(skip2)
 
         use_bracket = self.bracket_exposure is not None and not self.training
-        pooled, bracket = self.tone(x, h, self.multiple, use_bracket)
+        pooled, bracket = self.tone(x, h[..., 1:-1, 1:-1] if framed else h, self.multiple, use_bracket)
         own = pooled[:, 0]
         change = self.exposure_head(pooled)[:, 0]  # stops from the photo's own exposure
         help_needed = self.tone.help_needed(pooled, *self.keep_exposure) if self.keep_exposure is not None else None
@@ -345,7 +352,9 @@ class Lynx(nn.Module):
         residual = self.head(h)
         if self.unshuffle > 1:
             residual = F.pixel_shuffle(residual, self.unshuffle)
-        out = self.curve(x, knots) + residual
+        out = self.curve(inner, knots) + residual
+        if framed:
+            out = out[..., self.multiple:-self.multiple, self.multiple:-self.multiple]
         if self.shoulder is not None and not self.training:
             out = self.shoulder(out, x)
         out = out.clamp(0.0, 1.0)
