@@ -9,6 +9,11 @@ night sky or a dark room's shadows lie), the grain there (Immerkaer's sigma of l
 levels, as `real_noise.py`, over the input's darkest quarter of 8x8 blocks: the same pixels in
 both outputs) and the share of clipped pixels (any channel >= 250). Last rows: the means over the photos the look changed, and
 over the others, which must not change at all.
+
+With --strip, each photo is also enhanced with its exposure settings removed (as a PNG, an edited
+file or a video frame comes) and `--night-look`, which then judges the scene from the picture:
+printed is that shift, and how far that rendering lands from the one with the settings, in EV
+(log2 of the outputs' mean linear luminance).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from real_noise import immerkaer_sigma, shadows  # noqa: E402
 
 from llid_cli.io import is_readable_name, read_image  # noqa: E402
 from llid_cli.io.image import LUMA_WEIGHTS, convert_depth  # noqa: E402
-from llid_cli.night import night_look, scene_ev  # noqa: E402
+from llid_cli.night import night_look, sample, scene_ev  # noqa: E402
 from llid_cli.pipeline import EnhanceOptions, Pipeline  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -58,9 +63,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, nargs="?", default=DATA / "real-unpaired" / "dicm")
     parser.add_argument("--model", default="lynx")
+    parser.add_argument("--strip", action="store_true", help="also without the exposure settings: see above")
     args = parser.parse_args()
     on = Pipeline(EnhanceOptions(model=args.model))
-    off = Pipeline(replace(on.options, night_look=False))
+    off = Pipeline(replace(on.options, night_look="off"))
+    if args.strip:
+        return _stripped(args.folder, on, Pipeline(replace(on.options, night_look="on")))
     print(f"{'photo':<14}{'scene EV':>9}{'shift':>7}   mean luma in/off/on   p10 luma off/on   "
           "dark grain off/on   clipped % in/off/on")
     changed, unchanged = [], []
@@ -79,6 +87,28 @@ def main() -> None:
         if rows:
             mean = tuple(tuple(float(np.mean([r[k][j] for r in rows])) for j in range(4)) for k in range(3))
             _print(f"{label} ({len(rows)})", "", "", mean)
+
+
+def _stripped(folder: Path, pipeline: Pipeline, asked: Pipeline) -> None:
+    from llid_cli.tone import exposure_of
+
+    print(f"{'photo':<14}{'scene EV':>9}{'shift':>7}{'stripped':>9}{'EV apart':>9}")
+    apart: dict[bool, list[float]] = {True: [], False: []}
+    for path in sorted(p for p in folder.iterdir() if is_readable_name(p)):
+        image = read_image(path)
+        scene = scene_ev(image)
+        if scene is None:
+            continue
+        bare = replace(image, exposure=None)
+        shift, guessed = night_look(image), night_look(bare, "on")
+        gap = exposure_of(sample(asked.enhance_image(bare).pixels)) - exposure_of(sample(pipeline.enhance_image(image).pixels))
+        apart[bool(shift)].append(gap)
+        print(f"{path.name:<14}{scene:9.1f}{shift:7.2f}{guessed:9.2f}{gap:9.2f}")
+    for changed, gaps in apart.items():
+        if gaps:
+            label = "the look changes" if changed else "the others"
+            print(f"{label} ({len(gaps)}): mean |EV apart| {np.mean(np.abs(gaps)):.2f}, "
+                  f"most {np.max(np.abs(gaps)):.2f}, within 0.5 EV {sum(abs(g) <= 0.5 for g in gaps)}")
 
 
 def _print(name: str, scene: str, shift: str, row) -> None:

@@ -35,11 +35,11 @@ def main() -> None:
     rows.add_argument("--light-colours-rows", action="store_true", help="each model as by default, then with --light-colours")
     args = parser.parse_args()
     names = [n for n in args.models.split(",") if n] or [None]
-    looks = [(True, False)]  # (night look, light colours) of each row of a model
+    looks = [("auto", False)]  # (night look, light colours) of each row of a model
     if args.night_look_rows:
-        looks = [(False, False), (True, False)]
+        looks = [("off", False), ("auto", False)]
     elif args.light_colours_rows:
-        looks = [(True, False), (True, True)]
+        looks = [("auto", False), ("auto", True)]
     pipelines = [Pipeline(EnhanceOptions(model=name, weights=args.weights, night_look=night, light_colours=lights))
                  for name in names for night, lights in looks]
     columns = []

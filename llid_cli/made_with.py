@@ -71,6 +71,8 @@ def differences(out_dir: Path, key: str, settings: dict) -> list[str]:
     before = _read(out_dir).get(key)
     if not isinstance(before, dict):
         return []
+    if isinstance(before.get("night_look"), bool):  # recorded by an llid whose look was on or off
+        before = {**before, "night_look": "auto" if before["night_look"] else "off"}
     now = _jsonable(settings)
     fields = [f for f in SETTINGS if before.get(f) != now.get(f)]
     if "model" in fields:  # another model has other weights, CLAHE settings and its own --denoise default

@@ -27,8 +27,19 @@ The automatic exposure is lowered by `STOPS_PER_EV` per EV below `DIM_EV`, at mo
 - the pipeline checks that the output is not darker than the input, and enhances again without
   the night look if it is (`llid_cli.pipeline.Pipeline`).
 
-A photo without exposure settings (SICE, PNG frames, edited files) is enhanced as before.
-`--no-night-look` turns it off; `--exposure` adds to it.
+A photo without exposure settings (a PNG, a screenshot, an edited file, a video frame, SICE's
+frames) is enhanced as without the look, unless `--night-look` asks for it: then it is judged
+from the picture, taken as shot at `NO_SETTINGS_EV100`, the exposure value DICM's night photos
+were shot at (EV100 2-7; its daylight ones 6.9-15.6: in dim light a camera opens up to its limits
+and the frame still comes out dark), so the darker the frame, the dimmer the scene. With their
+settings stripped, the 16 DICM photos the look changes then land within 0.41 EV of their
+rendering with them (`benchmarks/night_look.py --strip`). It is not the default because the
+picture cannot tell a night scene from a daylight one under-exposed as much: SICE's dark frames
+of daylight scenes would be rendered 1.07 EV darker on average; global cues (a dark top third,
+the lights' range over the median) that spare them find only 8 of those 16 (docs/models.md).
+
+`--night-look` (`on`): the settings decide, else the picture; `--no-night-look` (`off`): never;
+by default (`auto`) the settings alone. `--exposure` adds to it.
 """
 
 from __future__ import annotations
@@ -46,6 +57,8 @@ STOPS_PER_EV = 0.5  # how much less brightening per EV of scene light below DIM_
 MOST = 1.5  # the most it holds back, in stops (reached at scene EV 3, 1 cd/m^2)
 METERED = math.log2(0.18)  # the exposure of a frame exposed as a light meter asks
 HELP = (0.25, 0.30)  # lynx's keep_exposure: mean sqrt(luminance) up to which a photo is brightened
+NO_SETTINGS_EV100 = 6.25  # with --night-look, a photo without settings is taken as shot at this EV100
+MODES = ("auto", "on", "off")  # the settings decide; the settings, else the picture; never
 _SAMPLES = 1 << 18  # pixels measured (a regular subsample): the means are what matter
 
 
@@ -62,9 +75,10 @@ def night_shift(scene: float | None) -> float:
     return -min(MOST, max(0.0, DIM_EV - scene) * STOPS_PER_EV)
 
 
-def night_look(image: Image) -> float:
-    """The EV by which the night look lowers this photo's automatic exposure (0: it does not)."""
-    if image.exposure is None:
+def night_look(image: Image, mode: str = "auto") -> float:
+    """The EV by which the night look lowers this photo's automatic exposure (0: it does not);
+    `mode` one of `MODES`."""
+    if mode == "off" or (mode == "auto" and image.exposure is None):
         return 0.0
     measured = sample(image.pixels)  # measured once for the scene's light and the photo's need
     shift = night_shift(_scene_ev(image, measured))
@@ -72,7 +86,9 @@ def night_look(image: Image) -> float:
 
 
 def _scene_ev(image: Image, sample: np.ndarray) -> float:
-    return image.exposure.ev100 + exposure_of(sample) - METERED
+    """From the exposure settings the camera recorded, else as if shot at `NO_SETTINGS_EV100`."""
+    ev100 = image.exposure.ev100 if image.exposure is not None else NO_SETTINGS_EV100
+    return ev100 + exposure_of(sample) - METERED
 
 
 def _needs_help(sample: np.ndarray) -> float:

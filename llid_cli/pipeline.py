@@ -44,7 +44,7 @@ class EnhanceOptions:
     exposure: float = 0.0  # EV added to the automatic exposure (see llid_cli.tone)
     strength: float = 1.0  # 0: the input unchanged, 1: the full enhancement, mixed in linear light
     denoise: float | None = None  # the model's noise filter: None as built, 0 off, 2 twice the noise assumed
-    night_look: bool = True  # a photo of a dim scene (from its EXIF) is brightened less: llid_cli.night
+    night_look: str = "auto"  # a photo of a dim scene is brightened less (llid_cli.night): auto, on or off
     light_colours: bool = False  # coloured lights keep the input's colour (learned models): llid_cli.lights
 
 
@@ -164,7 +164,7 @@ class Pipeline:
         pixels = image.pixels
         if image.is_gray:
             pixels = np.repeat(pixels[:, :, None], 3, axis=2)
-        night = night_look(image) if self.options.night_look and self.options.strength else 0.0
+        night = night_look(image, self.options.night_look) if self.options.strength else 0.0
         out = self._enhance(pixels, self.options.exposure + night)
         if night and darker(out, pixels):
             # The night look only holds back brightening: an output it took below the input's

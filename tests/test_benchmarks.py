@@ -87,6 +87,14 @@ def test_night_look_prints_each_photo_with_exposure_settings(tmp_path):
     assert night_luma[2] < night_luma[1]
     day_luma = [float(v) for v in rows["day.jpg"][3].split("/")]
     assert day_luma[2] == day_luma[1]
+    # --strip: without their settings and with --night-look, judged from the picture (this dark:
+    # the night one lands where its settings put it; the day one is taken for a dim scene).
+    done = _run("benchmarks/night_look.py", str(tmp_path), "--model", "lynx-fast", "--strip")
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:]}
+    assert float(rows["night.jpg"][3]) == -1.5 and abs(float(rows["night.jpg"][4])) < 0.05
+    assert float(rows["day.jpg"][3]) == -1.5 and float(rows["day.jpg"][4]) < -1.0
+    assert "within 0.5 EV 1" in done.stdout
 
 
 def test_write_formats_prints_a_row_per_format(tmp_path):

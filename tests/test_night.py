@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image as PILImage
 from conftest import DAYLIGHT_EXIF, NIGHT_EXIF, exif_block, gradient_rgb, write_jpeg
 
 from llid_cli.cli import cli
 from llid_cli.io import read_image
 from llid_cli.io.metadata import ExposureSettings, exposure_settings, exposure_settings_from
-from llid_cli.night import MOST, night_look, night_shift
+from llid_cli.night import METERED, MOST, night_look, night_shift
 from llid_cli.tone import LINEAR_LUMA, srgb_to_linear
 
 
@@ -82,6 +83,12 @@ def test_a_night_photo_is_brightened_less_and_a_daylight_one_as_before(tmp_path,
     off = runner.invoke(cli, ["enhance", str(sources[0]), "-o", str(tmp_path / "off.png"), "--no-night-look", *common])
     assert off.exit_code == 0, off.output
     assert np.array_equal(read_image(tmp_path / "off.png").pixels, on["plain"])
+    # --night-look: the photo without settings judged from the picture (this dark, a dim scene);
+    # the daylight one still by its settings.
+    asked = runner.invoke(cli, ["enhance", str(sources[2]), str(sources[1]), "-o", str(tmp_path / "asked"),
+                                "--night-look", "--json", *common])
+    assert [f["night_look_ev"] for f in json.loads(asked.stdout)["files"]] == [-MOST, 0.0]
+    assert np.array_equal(read_image(tmp_path / "asked" / "plain.png").pixels, on["night"])
 
 
 def test_a_photo_that_needs_no_help_is_left_as_it_would_be(tmp_path):
@@ -125,3 +132,26 @@ def test_batch_says_how_many_photos_took_the_night_look(tmp_path):
     result = CliRunner().invoke(cli, ["batch", str(folder), "-o", str(tmp_path / "out"), "--model", "lynx-fast"])
     assert result.exit_code == 0, result.output
     assert "night look: 1 photo of a dim scene brightened less" in result.output
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_without_exposure_settings_the_picture_decides_when_asked(tmp_path, suffix):
+    """A photo with no settings has no night look by default; with --night-look ("on") it is taken
+    as shot at NO_SETTINGS_EV100: the darker the frame, the dimmer the scene; a bright one needs
+    no help, so no look."""
+    from llid_cli.night import NO_SETTINGS_EV100, _needs_help, sample
+    from llid_cli.tone import exposure_of
+
+    shifts = []
+    for dark in (0.12, 0.3, 0.45, 1.0):
+        path = tmp_path / f"p{dark}{suffix}"
+        PILImage.fromarray(gradient_rgb(64, 80, seed=4, dark=dark)).save(path)
+        image = read_image(path)
+        assert image.exposure is None
+        assert night_look(image) == 0.0 and night_look(image, "off") == 0.0
+        measured = sample(image.pixels)
+        scene = NO_SETTINGS_EV100 + exposure_of(measured) - METERED
+        shifts.append(night_look(image, "on"))
+        assert shifts[-1] == pytest.approx(night_shift(scene) * _needs_help(measured))
+    assert shifts[0] == -MOST and shifts[-1] == 0.0
+    assert shifts == sorted(shifts)  # darker frames, dimmer scenes

@@ -87,9 +87,10 @@ model_options = _compose(
     click.option("--denoise", type=Finite(0.0, 4.0), default=None, metavar="X",
                  help="Strength of the model's filter for the grain brightening lifts into the shadows: "
                       "0 off, 2 twice the noise assumed [default: 1 for lynx; other models have none]."),
-    click.option("--night-look/--no-night-look", default=True, show_default=True,
-                 help="Brighten a photo of a dim scene (from the exposure settings its camera recorded) up to "
-                      "1.5 stops less, so that night still looks like night; off: as bright as a daylight scene."),
+    click.option("--night-look/--no-night-look", default=None,
+                 help="Brighten a photo of a dim scene up to 1.5 stops less, so that night still looks like night "
+                      "[default: judged from the exposure settings its camera recorded]; --night-look: also a photo "
+                      "without them (a PNG, an edited file, a frame), judged from the picture; --no-night-look: never."),
     click.option("--light-colours", is_flag=True,
                  help="Keep the colour of lights the camera exposed well (lamps, signs, sunsets) as a learned "
                       "model brightens the photo around them [default: the model's colours, which pale them "
@@ -152,7 +153,8 @@ def enhance_options_from(kwargs: dict):
         model=kwargs.pop("model"), weights=kwargs.pop("weights"),
         pre=None if pre == "none" else pre, clahe=clahe,
         exposure=kwargs.pop("exposure"), strength=kwargs.pop("strength"), denoise=kwargs.pop("denoise"),
-        night_look=kwargs.pop("night_look"), light_colours=kwargs.pop("light_colours"),
+        night_look={None: "auto", True: "on", False: "off"}[kwargs.pop("night_look")],
+        light_colours=kwargs.pop("light_colours"),
         engine=EngineOptions(
             backend=kwargs.pop("backend"), device=kwargs.pop("device"), precision=kwargs.pop("precision"),
             tile=kwargs.pop("tile"), overlap=kwargs.pop("overlap"), threads=kwargs.pop("threads"),
