@@ -359,3 +359,23 @@ def test_decoders_log_records_stay_out_of_a_batch(tmp_path):
     assert done.returncode == 1
     assert "More samples" not in done.stderr and "bad.tif: " in done.stderr
     assert len(done.stderr.strip().splitlines()) == 3  # the summary, the failure table's title, its one line
+
+
+def test_a_record_from_before_the_three_way_night_look_still_resumes(tmp_path):
+    """Records written when --night-look was on/off (true/false) read as auto/off, so an
+    upgrade does not refuse to resume a batch made with the defaults."""
+    import json
+
+    from llid_cli import made_with
+
+    small_photo(tmp_path / "in" / "a.png")
+    out = tmp_path / "out"
+    assert run("batch", tmp_path / "in", "-o", out, "--model", "clahe").exit_code == 0
+    record = json.loads((out / made_with.RECORD).read_text())
+    (key, settings), = record.items()
+    assert settings["night_look"] == "auto"
+    (out / made_with.RECORD).write_text(json.dumps({key: {**settings, "night_look": True}}))
+    assert "1 skipped" in run("batch", tmp_path / "in", "-o", out, "--model", "clahe").output
+    (out / made_with.RECORD).write_text(json.dumps({key: {**settings, "night_look": False}}))
+    refused = run("batch", tmp_path / "in", "-o", out, "--model", "clahe")
+    assert refused.exit_code == 2 and "--night-look off there, auto now" in " ".join(refused.output.split())
