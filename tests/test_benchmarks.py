@@ -137,3 +137,32 @@ def test_light_colours_compares_lit_areas_with_the_input_and_with_references(tmp
         assert int(row[1]) == 1 and int(row[2]) > 1000 and float(row[4]) >= 0 and float(row[6]) > 0
     assert [row[7] == "-" for row in rows] == [True, True, False, False]  # PSNR only against references
     assert re.search(r"the step alone at 12 MP .*: [0-9.]+ s", done.stdout)
+
+
+def test_shadow_colour_prints_casts_and_whites_per_folder(tmp_path):
+    from PIL import Image as PILImage
+    from test_whites import high_key
+
+    (tmp_path / "f").mkdir()
+    PILImage.fromarray(gradient_rgb(64, 80, seed=1, dark=0.1)).save(tmp_path / "f" / "dark.png")
+    PILImage.fromarray(high_key()).save(tmp_path / "f" / "white.png")
+    done = _run("benchmarks/shadow_colour.py", str(tmp_path / "f"), "--model", "lynx-fast", "--each")
+    assert done.returncode == 0, done.stderr
+    import re
+
+    last = done.stdout.strip().splitlines()[-1]
+    summary = last.split()
+    assert summary[0] == "f" and summary[1] == "2" and float(summary[2]) >= 0 and float(summary[3]) >= 0
+    photos, level_in, level_out = re.search(r"\|\s+(\d+)\s+([\d.]+)->\s*([\d.]+)", last).groups()
+    assert photos == "1" and float(level_out) >= float(level_in) - 1  # the white photo kept white
+
+
+def test_chroma_blotches_scores_synthetic_night_pairs(tmp_path):
+    from PIL import Image as PILImage
+
+    for i in range(2):
+        PILImage.fromarray(gradient_rgb(96, 128, seed=i, dark=0.3)).save(tmp_path / f"c{i}.png")
+    done = _run("benchmarks/chroma_blotches.py", str(tmp_path), "--models", "lynx-fast", "--count", "2")
+    assert done.returncode == 0, done.stderr
+    row = done.stdout.strip().splitlines()[-1].split()
+    assert row[0] == "lynx-fast" and 0 <= float(row[1]) <= float(row[2]) and row[3] == "2"
