@@ -13,8 +13,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import gradient_rgb
+
+pytestmark = pytest.mark.slow  # Slow tier: each benchmark runs as a script in a subprocess.
 
 ROOT = Path(__file__).parents[1]
 

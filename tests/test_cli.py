@@ -190,6 +190,7 @@ def test_batch_16bit_png_stays_16bit(tmp_path):
     assert read_image(tmp_path / "out" / "a.png").pixels.dtype == np.uint16
 
 
+@pytest.mark.slow
 def test_killed_batch_leaves_only_complete_outputs(tmp_path):
     src = tmp_path / "in"
     src.mkdir()

@@ -20,6 +20,8 @@ from test_training import shrink
 from llid_cli.training.config import load_config
 from llid_cli.training.loop import Trainer
 
+pytestmark = pytest.mark.slow  # Slow tier: torchrun process groups.
+
 LYNX = Path(__file__).parents[1] / "configs" / "lynx.yaml"
 
 

@@ -164,6 +164,7 @@ def test_lpips_in_the_cli_when_given_and_a_clear_error_when_missing(tmp_path, mo
     assert data["lpips"] == "alexnet" and data["summary"]["mean"]["lpips"] > 0
 
 
+@pytest.mark.slow
 def test_html_report_renders_in_headless_chromium(tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:

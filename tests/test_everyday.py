@@ -159,6 +159,7 @@ def test_failures_are_plain_unwrapped_lines_when_not_on_a_terminal(tmp_path, bad
 import pytest  # noqa: E402
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum,code", [("SIGINT", 130), ("SIGTERM", 143)])
 def test_interrupted_batch_exits_128_plus_signal_and_reports_what_finished(tmp_path, signum, code):
     import json

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import gradient_rgb, write_jpeg
 
+pytestmark = pytest.mark.slow  # Slow tier: a real Ray cluster started on 127.0.0.1.
+
 pytest.importorskip("ray")
 
 RAY = str(Path(sys.executable).parent / "ray")

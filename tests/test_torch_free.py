@@ -22,6 +22,8 @@ from llid_cli.engine.runner import EngineOptions, build_model_runner
 from llid_cli.io import read_image
 from llid_cli.locations import weights_dir
 
+pytestmark = pytest.mark.slow  # Slow tier: the CLI in subprocesses without torch.
+
 # Absent packages: their modules set to None in sys.modules make both `import` and find_spec fail.
 _WITHOUT_TORCH = "import sys\nfor m in ('torch', 'onnx'): sys.modules[m] = None\nfrom llid_cli.cli import main\nsys.exit(main())"
 SHIPPED = sorted(p.name.removesuffix(".graphs.json") for p in weights_dir().glob("*.graphs.json"))
