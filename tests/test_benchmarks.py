@@ -169,3 +169,21 @@ def test_chroma_blotches_scores_synthetic_night_pairs(tmp_path):
     assert done.returncode == 0, done.stderr
     row = done.stdout.strip().splitlines()[-1].split()
     assert row[0] == "lynx-fast" and 0 <= float(row[1]) <= float(row[2]) and row[3] == "2"
+
+
+def test_render_digest_proves_identical_renderings_and_names_a_changed_one(tmp_path):
+    """scripts/render_digest.py: the same code renders the same digests; a digest that differs
+    (as after a change of behaviour) is named and fails the check."""
+    import json
+
+    digests = tmp_path / "d.json"
+    done = _run("scripts/render_digest.py", "--models", "lynx-fast,clahe", "--write", str(digests))
+    assert done.returncode == 0, done.stderr
+    written = json.loads(digests.read_text())
+    assert "lynx-fast/onnx/tiles64/16bit/exposure+1" in written and "clahe/torch/whole/8bit-night/night" in written
+    done = _run("scripts/render_digest.py", "--models", "lynx-fast,clahe", "--check", str(digests))
+    assert done.returncode == 0 and f"{len(written)} renderings identical, 0 changed" in done.stdout, done.stdout
+    key = "lynx-fast/torch/whole/8bit/plain"
+    digests.write_text(json.dumps({**written, key: "0" * 64}))
+    done = _run("scripts/render_digest.py", "--models", "lynx-fast,clahe", "--check", str(digests))
+    assert done.returncode == 1 and f"changed: {key}" in done.stdout
