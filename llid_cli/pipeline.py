@@ -279,10 +279,12 @@ def _chosen(relative: Path, include: tuple[str, ...], exclude: tuple[str, ...]) 
 
 
 def without_own_outputs(jobs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
-    """`jobs` less those whose source is the target of another job: an output written beside its
-    input by an earlier run (`a_e.jpg` of `a.jpg`, with `--suffix _e`) is not a photo to enhance
-    again into `a_e_e.jpg`."""
-    targets = {_key(target) for source, target in jobs if _key(source) != _key(target)}
+    """`jobs` less those whose source is the target of another job under a name the naming
+    added to (a suffix): an output written beside its input by an earlier run (`a_e.jpg` of
+    `a.jpg`, with `--suffix _e`) is not a photo to enhance again into `a_e_e.jpg`. Without a
+    suffix nothing tells an output from a photo (`a.png` beside `a.jpg` with `--format png`):
+    such a pair stays, and `refuse_collisions` refuses it."""
+    targets = {_key(target) for source, target in jobs if source.stem != target.stem}
     return [(source, target) for source, target in jobs if _key(source) not in targets]
 
 

@@ -379,3 +379,14 @@ def test_a_record_from_before_the_three_way_night_look_still_resumes(tmp_path):
     (out / made_with.RECORD).write_text(json.dumps({key: {**settings, "night_look": False}}))
     refused = run("batch", tmp_path / "in", "-o", out, "--model", "clahe")
     assert refused.exit_code == 2 and "--night-look off there, auto now" in " ".join(refused.output.split())
+
+
+def test_without_a_suffix_a_photo_is_never_taken_for_an_output(tmp_path):
+    """a.jpg and a.png in one folder, enhanced in place as PNG with no suffix: a.png is a photo
+    of its own, not a.jpg's output, so the two collide and the batch is refused (nothing lost)."""
+    small_photo(tmp_path / "in" / "a.jpg")
+    small_photo(tmp_path / "in" / "a.png", 40)
+    before = (tmp_path / "in" / "a.png").read_bytes()
+    result = run("batch", tmp_path / "in", "-o", tmp_path / "in", "--format", "png", "--overwrite", "--model", "clahe")
+    assert result.exit_code == 1 and "would both be written to" in result.output
+    assert (tmp_path / "in" / "a.png").read_bytes() == before

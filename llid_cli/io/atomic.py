@@ -102,7 +102,10 @@ def _abandoned(rest: str, now: float, path: Path) -> bool:
     pid, _, _ = tail.partition("-")
     if host == _HOST and pid.isdigit():
         return not _running(int(pid))
-    return now - path.stat().st_mtime > STALE_SECONDS
+    try:
+        return now - path.stat().st_mtime > STALE_SECONDS
+    except OSError:  # gone meanwhile (its writer renamed it), or not ours to look at
+        return False
 
 
 def _running(pid: int) -> bool:
