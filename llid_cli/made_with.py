@@ -123,19 +123,13 @@ def _read(out_dir: Path) -> dict:
     a plain read forever), opened without blocking, and parsed with nesting bounded by Python's
     own recursion limit, whose error is caught."""
     try:
-        fd = os.open(out_dir / RECORD, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
-        return {}
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RECORD_BYTES:
-            return {}
-        with os.fdopen(os.dup(fd), "rb") as handle:
+        with open(os.open(out_dir / RECORD, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RECORD_BYTES:
+                return {}
             records = json.loads(handle.read(MAX_RECORD_BYTES + 1).decode("utf-8"))
     except (OSError, ValueError, RecursionError):
         return {}
-    finally:
-        os.close(fd)
     return records if isinstance(records, dict) else {}
 
 

@@ -58,7 +58,6 @@ MOST = 1.5  # the most it holds back, in stops (reached at scene EV 3, 1 cd/m^2)
 METERED = math.log2(0.18)  # the exposure of a frame exposed as a light meter asks
 HELP = (0.25, 0.30)  # lynx's keep_exposure: mean sqrt(luminance) up to which a photo is brightened
 NO_SETTINGS_EV100 = 6.25  # with --night-look, a photo without settings is taken as shot at this EV100
-MODES = ("auto", "on", "off")  # the settings decide; the settings, else the picture; never
 _SAMPLES = 1 << 18  # pixels measured (a regular subsample): the means are what matter
 
 
@@ -77,7 +76,7 @@ def night_shift(scene: float | None) -> float:
 
 def night_look(image: Image, mode: str = "auto") -> float:
     """The EV by which the night look lowers this photo's automatic exposure (0: it does not);
-    `mode` one of `MODES`."""
+    `mode`: "auto" (the settings decide), "on" (the settings, else the picture) or "off"."""
     if mode == "off" or (mode == "auto" and image.exposure is None):
         return 0.0
     measured = sample(image.pixels)  # measured once for the scene's light and the photo's need

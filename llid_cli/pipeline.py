@@ -21,7 +21,7 @@ from llid_cli.errors import LlidError
 from llid_cli.io import Image, WriteOptions, header_megapixels, is_readable_name, read_image, write_image
 from llid_cli.io.image import LUMA_WEIGHTS, from_float, to_float
 from llid_cli.io.formats import FORMAT_EXTENSIONS, default_extension
-from llid_cli.io.write import same_file
+from llid_cli.io.write import resolved, same_file
 from llid_cli.lights import keep_light_colours
 from llid_cli.night import darker, night_look, sample
 from llid_cli.tone import blend_pixels, exposure_of, shift_pixels
@@ -240,11 +240,8 @@ def discover(folder: Path, recursive: bool, skip: Path | None = None) -> list[Pa
 def _inside(path: Path, folder: Path) -> bool:
     """Whether `path` resolves to `folder` or into it; an entry that cannot be resolved (a link
     that points at itself) is not, and is listed so that reading it reports why."""
-    try:
-        resolved = path.resolve()
-    except (OSError, RuntimeError):  # a symlink loop: RuntimeError up to Python 3.12, OSError after
-        return False
-    return resolved == folder or folder in resolved.parents
+    target = resolved(path)
+    return target is not None and (target == folder or folder in target.parents)
 
 
 def plan_batch(folder: Path, out_dir: Path, recursive: bool, suffix: str, fmt: str | None,

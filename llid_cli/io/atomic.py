@@ -31,7 +31,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-        _remove_stale(path)
+        remove_stale((path,))  # earlier, killed writes of this file
     except BaseException:
         # BaseException: KeyboardInterrupt and SystemExit must not leave the temporary file either.
         try:
@@ -39,17 +39,6 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
-
-
-def _remove_stale(path: Path) -> None:
-    """Remove temporary files of earlier, killed writes of `path` (llid's own names only)."""
-    now = time.time()
-    for stale in path.parent.glob(f".{path.name}.*{TEMP_SUFFIX}"):
-        try:
-            if _abandoned(_split(stale.name)[1], now, stale):
-                stale.unlink()
-        except OSError:
-            pass  # gone already, or not ours to remove
 
 
 def remove_stale(targets) -> int:

@@ -28,16 +28,23 @@ class WriteOptions:
     overwrite: bool = False  # allow replacing an *input* file
 
 
-def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    """Whether two paths name one file; a path that cannot be resolved (a link that points at
-    itself) names no file that another path could: reading or writing it says why."""
-    a, b = Path(a), Path(b)
+def resolved(path: str | os.PathLike) -> Path | None:
+    """`path` with its links followed; None for one that cannot be (a link that points at itself:
+    RuntimeError up to Python 3.12, OSError after)."""
     try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-        return a.resolve() == b.resolve()
-    except (OSError, RuntimeError):  # a symlink loop: RuntimeError up to Python 3.12, OSError after
-        return False
+        return Path(path).resolve()
+    except (OSError, RuntimeError):
+        return None
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name one file; a path that cannot be resolved (a link loop) names no
+    file that another path could: reading or writing it says why."""
+    a, b = Path(a), Path(b)
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    target = resolved(a)
+    return target is not None and target == resolved(b)
 
 
 def write_image(image: Image, path: str | os.PathLike, options: WriteOptions = WriteOptions()) -> Path:
