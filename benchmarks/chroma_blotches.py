@@ -28,8 +28,8 @@ from shadow_colour import lab  # noqa: E402
 
 from llid_cli.io import Image, read_image  # noqa: E402
 from llid_cli.io.image import to_float  # noqa: E402
-from llid_cli.pipeline import EnhanceOptions, Pipeline, discover  # noqa: E402
-from llid_cli.tone import LINEAR_LUMA, srgb_to_linear  # noqa: E402
+from llid_cli.rendering.pipeline import EnhanceOptions, Pipeline, discover  # noqa: E402
+from llid_cli.rendering.tone import LINEAR_LUMA, srgb_to_linear  # noqa: E402
 from llid_cli.training.synthetic import LowLightSettings, degrade  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

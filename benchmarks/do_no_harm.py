@@ -23,8 +23,8 @@ import numpy as np
 from llid_cli.io import read_image
 from llid_cli.io.image import convert_depth
 from llid_cli.metrics import psnr
-from llid_cli.pipeline import EnhanceOptions, Pipeline
-from llid_cli.tone import brightness_of
+from llid_cli.rendering.pipeline import EnhanceOptions, Pipeline
+from llid_cli.rendering.tone import brightness_of
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DARK = 0.25
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--clean", type=Path, default=DATA / "clean" / "kodak24")
     parser.add_argument("--mixed", type=Path, default=DATA / "real-unpaired" / "dicm")
     parser.add_argument("--light-colours", action="store_true",
-                        help="keep the colour of lit areas, as `llid enhance --light-colours` (llid_cli.lights)")
+                        help="keep the colour of lit areas, as `llid enhance --light-colours` (llid_cli.rendering.lights)")
     args = parser.parse_args()
     clean = [read_image(p) for p in sorted(args.clean.iterdir())]
     mixed = [read_image(p) for p in sorted(args.mixed.iterdir())]

@@ -31,8 +31,8 @@ def one(photo: str, model: str, backend: str, tile: int | None, threads: int, re
 
     from llid_cli.engine.runner import EngineOptions, build_model_runner
     from llid_cli.io import read_image
-    from llid_cli.locations import default_weights_path
     from llid_cli.models import get_spec
+    from llid_cli.models.locations import default_weights_path
     from llid_cli.models.weights import save_weights
 
     path = default_weights_path(model)

@@ -25,8 +25,8 @@ import numpy as np
 
 from llid_cli.io import read_image
 from llid_cli.io.image import convert_depth
-from llid_cli.lights import keep_light_colours, light_weights
-from llid_cli.pipeline import EnhanceOptions, Pipeline, discover
+from llid_cli.rendering.lights import keep_light_colours, light_weights
+from llid_cli.rendering.pipeline import EnhanceOptions, Pipeline, discover
 
 
 def hue_saturation(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

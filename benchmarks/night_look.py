@@ -3,7 +3,7 @@
     python benchmarks/night_look.py [FOLDER] [--model lynx]
 
 FOLDER defaults to DICM (28 of its 64 photos carry exposure settings). Printed per photo: the
-scene's light (scene EV, `llid_cli.night.scene_ev`), the night look's shift, and for the input,
+scene's light (scene EV, `llid_cli.rendering.night.scene_ev`), the night look's shift, and for the input,
 the output without it (`off`) and with it (`on`): mean luma, the 10th percentile of luma (where a
 night sky or a dark room's shadows lie), the grain there (Immerkaer's sigma of luma, in 8-bit
 levels, as `real_noise.py`, over the input's darkest quarter of 8x8 blocks: the same pixels in
@@ -30,8 +30,8 @@ from real_noise import immerkaer_sigma, shadows  # noqa: E402
 
 from llid_cli.io import is_readable_name, read_image  # noqa: E402
 from llid_cli.io.image import LUMA_WEIGHTS, convert_depth  # noqa: E402
-from llid_cli.night import night_look, sample, scene_ev  # noqa: E402
-from llid_cli.pipeline import EnhanceOptions, Pipeline  # noqa: E402
+from llid_cli.rendering.night import night_look, sample, scene_ev  # noqa: E402
+from llid_cli.rendering.pipeline import EnhanceOptions, Pipeline  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -90,7 +90,7 @@ def main() -> None:
 
 
 def _stripped(folder: Path, pipeline: Pipeline, asked: Pipeline) -> None:
-    from llid_cli.tone import exposure_of
+    from llid_cli.rendering.tone import exposure_of
 
     print(f"{'photo':<14}{'scene EV':>9}{'shift':>7}{'stripped':>9}{'EV apart':>9}")
     apart: dict[bool, list[float]] = {True: [], False: []}

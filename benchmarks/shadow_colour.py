@@ -24,8 +24,8 @@ import numpy as np
 
 from llid_cli.io import read_image, write_image
 from llid_cli.io.image import convert_depth
-from llid_cli.pipeline import EnhanceOptions, Pipeline, discover
-from llid_cli.tone import LINEAR_LUMA, srgb_to_linear
+from llid_cli.rendering.pipeline import EnhanceOptions, Pipeline, discover
+from llid_cli.rendering.tone import LINEAR_LUMA, srgb_to_linear
 
 WHITE = 240  # an input pixel at or above this in every channel is white
 _D65 = np.array([0.95047, 1.0, 1.08883])

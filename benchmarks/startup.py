@@ -5,7 +5,7 @@
 
 `engine_speed.py` times the engine once the model is loaded; a user waits for the whole command,
 where importing torch and building the network cost about 2.4 s. This is the figure that decides
-what `--backend auto` does for a small job (`GRAPHS_UP_TO_MEGAPIXELS` in llid_cli/engine/runner.py).
+what `--backend auto` does for a small job (`GRAPHS_UP_TO_MEGAPIXELS` in llid_cli/engine/plan.py).
 PHOTO is resized to each size and saved as JPEG; the output is a JPEG too (a 12 MP PNG takes
 seconds to encode, which would hide the difference). Each run is a fresh process; rounds alternate
 the backends, so a machine that slows down meanwhile slows every backend alike.

@@ -18,9 +18,9 @@ import torch
 from llid_cli.engine.runner import EngineOptions, build_model_runner
 from llid_cli.engine.tiling import positions
 from llid_cli.io import read_image
-from llid_cli.locations import default_weights_path
 from llid_cli.metrics import psnr
 from llid_cli.models import all_specs
+from llid_cli.models.locations import default_weights_path
 from llid_cli.models.weights import save_weights
 
 
@@ -59,7 +59,7 @@ def main() -> None:
                                       EngineOptions(backend=args.backend, tile=args.tile, overlap=args.overlap))
         tiled = tiled_fn(pixels)
         tile = tiled_fn.tiler.tile
-        multiple = tiled_fn.loaded.input_multiple
+        multiple = tiled_fn.descriptor.input_multiple
         cuts = [s for s, _ in positions(pixels.shape[1], tile, min(args.overlap, tile // 4), multiple)][1:]
         jump, inside = border_jumps(tiled, cuts)
         print(f"{spec.name:<10} {source:<8} {psnr(tiled, whole):>17.2f} {jump:>16.3f} {inside:>16.3f} {time.perf_counter() - start:>6.1f}")

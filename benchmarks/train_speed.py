@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from llid_cli.models import get_spec
-from llid_cli.models.blocks import exposure_of
+from llid_cli.models.layers.blocks import exposure_of
 from llid_cli.training.config import load_config
 from llid_cli.training.losses import CompositeLoss
 
@@ -34,11 +34,11 @@ def measure(path: Path, device: str, steps: int) -> tuple[str, int, int, float]:
     low, ref = torch.rand(b, 3, p, p, device=device) * 0.3, torch.rand(b, 3, p, p, device=device)
     # An exposure-conditioned network (lynx) is told its reference's exposure while training, and
     # its exposure loss reads the head's estimate, as in the training loop.
-    told = (exposure_of(ref),) if getattr(model, "conditions_on_exposure", False) else ()
+    told = (exposure_of(ref),) if "exposure" in model.controls else ()
 
     def step():
-        pred = model(low, *told)
-        total, _ = loss(pred, ref, getattr(model, "predicted_exposure", None), *told)
+        pred = model(low, exposure=told[0]) if told else model(low)
+        total, _ = loss(pred, ref, model.predicted_exposure, *told)
         optimizer.zero_grad()
         total.backward()
         optimizer.step()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from llid_cli.errors import LlidError
+from llid_cli.core.errors import LlidError
 from llid_cli.io import WriteOptions, read_image
 from llid_cli.io.formats import FORMAT_EXTENSIONS, enable_pillow_codec
 from llid_cli.io.image import convert_depth

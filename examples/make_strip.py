@@ -20,7 +20,7 @@ import numpy as np
 
 from llid_cli.io import Image, WriteOptions, read_image, write_image
 from llid_cli.metrics import to_uint8
-from llid_cli.pipeline import EnhanceOptions, Pipeline
+from llid_cli.rendering.pipeline import EnhanceOptions, Pipeline
 
 
 def main() -> None:

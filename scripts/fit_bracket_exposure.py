@@ -4,7 +4,7 @@
         --check ../shared/data/sice/val ../shared/data/sice-holdout
 
 For every input of the training split (less the scenes `configs/lynx.yaml` holds out), the
-exposure of a fusion of its simulated bracket (`llid_cli.models.fusion.BracketFusion`, measured
+exposure of a fusion of its simulated bracket (`llid_cli.models.layers.fusion.BracketFusion`, measured
 as lynx measures it) and the exposure of its reference (log2 mean linear luminance) are paired,
 and a least-squares line is fitted. Prints the line, and how far it, the learned head of the
 shipped lynx and a constant (the training references' mean) miss the references' exposures on
@@ -32,8 +32,8 @@ from holdout_split import held_out_patterns  # noqa: E402
 
 from llid_cli.io import read_image  # noqa: E402
 from llid_cli.io.image import convert_depth  # noqa: E402
-from llid_cli.locations import default_weights_path  # noqa: E402
-from llid_cli.models.blocks import exposure_of  # noqa: E402
+from llid_cli.models.layers.blocks import exposure_of  # noqa: E402
+from llid_cli.models.locations import default_weights_path  # noqa: E402
 from llid_cli.models.weights import load_model  # noqa: E402
 
 

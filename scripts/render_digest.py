@@ -28,12 +28,13 @@ import numpy as np
 from llid_cli.engine.runner import EngineOptions
 from llid_cli.io import Image
 from llid_cli.io.metadata import exposure_settings_from
-from llid_cli.pipeline import EnhanceOptions, Pipeline
+from llid_cli.models.controls import Controls
+from llid_cli.rendering.pipeline import EnhanceOptions, Pipeline
 
 SETTINGS = {
     "plain": {},
-    "exposure+1": {"exposure": 1.0},
-    "denoise2": {"denoise": 2.0},
+    "exposure+1": {"controls": Controls(exposure=1.0)},
+    "denoise2": {"controls": Controls(denoise=2.0)},
     "strength0.5": {"strength": 0.5},
     "night": {},  # the photo with a night's exposure settings: the night look by default
 }
@@ -56,7 +57,7 @@ def _night():
 
 
 def shipped_models() -> list[str]:
-    from llid_cli.locations import weights_dir
+    from llid_cli.models.locations import weights_dir
 
     return sorted(p.name.removesuffix(".graphs.json") for p in weights_dir().glob("*.graphs.json")) + ["clahe"]
 
@@ -72,7 +73,7 @@ def render(models: list[str]) -> tuple[dict[str, str], dict[str, float]]:
             for tiling, tile in (("whole", 0), ("tiles64", 64)):
                 base = EnhanceOptions(model=model, engine=EngineOptions(backend=backend, tile=tile, overlap=16, threads=2))
                 for label, changes in SETTINGS.items():
-                    if "denoise" in changes and model not in ("lynx", "lynx-fast"):
+                    if label == "denoise2" and model not in ("lynx", "lynx-fast"):
                         continue  # only lynx's filter takes a strength
                     pipeline = Pipeline(replace(base, **changes))
                     for name, image in images.items():

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import gradient_rgb
 
 pytestmark = pytest.mark.slow  # Slow tier: each benchmark runs as a script in a subprocess.

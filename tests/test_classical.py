@@ -6,10 +6,16 @@ import numpy as np
 import pytest
 from conftest import gradient_rgb
 
-from llid_cli.classical import ClaheSettings, auto_gain, clahe_lab, enhance_clahe, mean_luma
+from llid_cli.classical import (
+    ClaheSettings,
+    auto_gain,
+    clahe_lab,
+    enhance_clahe,
+    mean_luma,
+)
 from llid_cli.io import Image, read_image, write_image
 from llid_cli.io.image import from_float, to_float
-from llid_cli.pipeline import EnhanceOptions, Pipeline
+from llid_cli.rendering.pipeline import EnhanceOptions, Pipeline
 
 
 def _dark(dtype=np.uint8):

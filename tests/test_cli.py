@@ -103,7 +103,7 @@ def test_unknown_model_is_a_clean_error(tmp_path, dark_jpeg):
 
 
 def test_debug_shows_the_traceback(tmp_path, bad_files):
-    from llid_cli.errors import ImageReadError
+    from llid_cli.core.errors import ImageReadError
 
     with pytest.raises(ImageReadError):
         CliRunner().invoke(cli, ["--debug", "enhance", str(bad_files["empty"]), "-o", str(tmp_path / "o.png")],
@@ -265,7 +265,7 @@ def test_a_resume_record_is_kept_per_naming_and_a_folder_without_one_resumes(tmp
     # Other weights for the same model are a difference too (a fine-tune of the shipped ones).
     import torch
 
-    from llid_cli.locations import weights_dir
+    from llid_cli.models.locations import weights_dir
     from llid_cli.models.weights import load_model, save_weights
 
     model, info = load_model(weights_dir() / "lynx-fast.safetensors")

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from llid_cli.engine.loaded import load
+from llid_cli.engine.loaded import open_network
 from llid_cli.engine.runner import EngineOptions, build_model_runner
 from llid_cli.models import get_spec
-from llid_cli.models.denoise import AmplifiedNoiseFilter
+from llid_cli.models.controls import Controls
+from llid_cli.models.layers.denoise import AmplifiedNoiseFilter
 from llid_cli.models.weights import save_weights
 
 SETTINGS = (1.5, 0.3, 6.0)  # lynx's defaults
@@ -38,7 +39,7 @@ def brightened(gain: float = 8.0, seed: int = 0) -> tuple[torch.Tensor, torch.Te
 
 
 def ycbcr(image: torch.Tensor) -> np.ndarray:
-    from llid_cli.models.blocks import rgb_to_ycbcr
+    from llid_cli.models.layers.blocks import rgb_to_ycbcr
 
     return rgb_to_ycbcr(image)[0].numpy() * 255.0
 
@@ -120,12 +121,12 @@ def test_tiles_agree_with_the_whole_photo_on_both_runtimes(tmp_path):
 
 def test_lynx_fast_runs_without_it_unless_its_weights_say_otherwise(tmp_path):
     """The variant's own arguments: the filter would cost lynx-fast a third of its speed."""
-    assert isinstance(load("lynx").module.denoise, AmplifiedNoiseFilter)
-    assert load("lynx-fast").module.denoise is None
+    assert isinstance(open_network("lynx").module.denoise, AmplifiedNoiseFilter)
+    assert open_network("lynx-fast").module.denoise is None
     args = {**get_spec("lynx").presets["tiny"], "denoise": SETTINGS}
     path = tmp_path / "fast.safetensors"
     save_weights(get_spec("lynx").build("tiny", denoise=SETTINGS), path, "lynx", args)
-    assert isinstance(load("lynx-fast", path).module.denoise, AmplifiedNoiseFilter)
+    assert isinstance(open_network("lynx-fast", path).module.denoise, AmplifiedNoiseFilter)
 
 
 @pytest.mark.parametrize("value", [(0.0, 0.3, 6.0), (1.5, -1.0, 6.0), (1.5, 0.3, -2.0)])
@@ -164,34 +165,37 @@ def test_its_strength_is_a_setting_of_every_runtime(tmp_path):
     chroma = lambda image: ycbcr(tensor(image.astype(float)))[1:, 4:40, 4:124].std()  # noqa: E731
     outs = {}
     for strength in (None, 0.0, 1.0, 2.0):
-        outs[strength] = build_model_runner("lynx", str(path), EngineOptions(backend="torch"), denoise=strength)(pixels)
+        asked = Controls(denoise=strength)
+        outs[strength] = build_model_runner("lynx", str(path), EngineOptions(backend="torch"), asked)(pixels, asked)
     assert np.array_equal(outs[None], outs[1.0])
     assert np.array_equal(outs[0.0], run(brightening_lynx(None), pixels.astype(float)))
     assert chroma(outs[0.0]) > 1.5 * chroma(outs[1.0]) > 1.5 * chroma(outs[2.0])
     assert abs(float(outs[2.0][sky].mean()) - float(outs[0.0][sky].mean())) < 1.0  # no darker or brighter
     for strength in (0.0, 2.0):
-        onnx = build_model_runner("lynx", str(path), EngineOptions(backend="onnx"), denoise=strength)(pixels)
+        asked = Controls(denoise=strength)
+        onnx = build_model_runner("lynx", str(path), EngineOptions(backend="onnx"), asked)(pixels, asked)
         assert np.abs(onnx.astype(int) - outs[strength].astype(int)).max() <= 1
 
 
 def test_the_shipped_lynx_graphs_take_the_strength(tmp_path):
-    from llid_cli.engine.graphs import find_graphs
-    from llid_cli.locations import weights_dir
+    from llid_cli.models.graphs import find_graphs
+    from llid_cli.models.locations import weights_dir
 
-    assert find_graphs("lynx", [weights_dir()]).noise_filter
-    assert not find_graphs("lynx-fast", [weights_dir()]).noise_filter  # added to its network when asked for
+    assert find_graphs("lynx", [weights_dir()]).descriptor.renders("denoise")
+    assert not find_graphs("lynx-fast", [weights_dir()]).descriptor.renders("denoise")  # added when asked for
     pixels = night_scene().round().astype(np.uint8)
-    torch_out = build_model_runner("lynx", None, EngineOptions(backend="torch"), denoise=2.0)(pixels)
-    onnx_out = build_model_runner("lynx", None, EngineOptions(backend="onnx"), denoise=2.0)(pixels)
+    twice = Controls(denoise=2.0)
+    torch_out = build_model_runner("lynx", None, EngineOptions(backend="torch"), twice)(pixels, twice)
+    onnx_out = build_model_runner("lynx", None, EngineOptions(backend="onnx"), twice)(pixels, twice)
     assert np.abs(onnx_out.astype(int) - torch_out.astype(int)).max() <= 1
 
 
 def test_a_network_that_cannot_carry_the_filter_refuses_a_strength():
-    from llid_cli.errors import LlidError
+    from llid_cli.core.errors import LlidError
 
     with pytest.raises(LlidError, match="model 'resse' runs without a noise filter"):
-        build_model_runner("resse", None, EngineOptions(backend="torch"), denoise=1.0)
-    assert build_model_runner("resse", None, EngineOptions(backend="torch"), denoise=0.0) is not None  # off: it is
+        build_model_runner("resse", None, EngineOptions(backend="torch"), Controls(denoise=1.0))
+    assert build_model_runner("resse", None, EngineOptions(backend="torch"), Controls(denoise=0.0)) is not None  # off: it is
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx", "auto"])
@@ -201,40 +205,41 @@ def test_a_strength_adds_the_filter_to_lynx_fast_which_ships_without_it(tmp_path
     monkeypatch.setenv("LLID_CACHE_DIR", str(tmp_path / "cache"))
     pixels = np.tile(night_scene(), (2, 2, 1)).round().astype(np.uint8)
     plain = build_model_runner("lynx-fast", None, EngineOptions(backend="torch"))
-    assert plain.loaded.module.denoise is None and not plain.loaded.noise_filter
-    assert plain.loaded.noise_filter_arguments == {"denoise": SETTINGS}
+    assert plain.loaded.module.denoise is None and not plain.descriptor.renders("denoise")
+    assert plain.descriptor.noise_filter_arguments == {"denoise": list(SETTINGS)}  # as JSON holds it
     off = plain(pixels)
-    assert np.array_equal(build_model_runner("lynx-fast", None, EngineOptions(backend="torch"), denoise=0.0)(pixels), off)
-    runners = {strength: build_model_runner("lynx-fast", None, EngineOptions(backend=backend), denoise=strength)
+    off_asked = Controls(denoise=0.0)
+    assert np.array_equal(build_model_runner("lynx-fast", None, EngineOptions(backend="torch"), off_asked)(pixels, off_asked),
+                          off)
+    runners = {strength: build_model_runner("lynx-fast", None, EngineOptions(backend=backend), Controls(denoise=strength))
                for strength in (1.0, 2.0)}
-    assert all(runner.loaded.noise_filter and runner.loaded.graphs is None for runner in runners.values())
+    assert all(runner.descriptor.renders("denoise") and runner.loaded.graphs is None for runner in runners.values())
     chroma = {0.0: ycbcr(tensor(off))[1:]}
-    chroma.update({strength: ycbcr(tensor(runner(pixels)))[1:] for strength, runner in runners.items()})
+    chroma.update({strength: ycbcr(tensor(runner(pixels, Controls(denoise=strength))))[1:]
+                   for strength, runner in runners.items()})
     grain = {strength: float(c[:, 8:40, 8:248].std(axis=(1, 2)).mean()) for strength, c in chroma.items()}  # the sky's
     # 1 already leaves this sky flat (measured 3.3 -> 0.8 levels); 2 cannot make it worse.
     assert grain[1.0] < grain[0.0] / 1.5 and grain[2.0] <= grain[1.0] * 1.05, grain
-    lynx_filter = build_model_runner("lynx-fast", None, EngineOptions(backend="torch"), denoise=1.0)(pixels)
-    assert np.abs(runners[1.0](pixels).astype(int) - lynx_filter.astype(int)).max() <= 1  # torch, onnx, auto agree
+    one = Controls(denoise=1.0)
+    lynx_filter = build_model_runner("lynx-fast", None, EngineOptions(backend="torch"), one)(pixels, one)
+    assert np.abs(runners[1.0](pixels, one).astype(int) - lynx_filter.astype(int)).max() <= 1  # torch, onnx, auto agree
 
 
 def test_graphs_made_before_the_strength_existed_refuse_one(tmp_path):
     """An export without the input (an older cached or shipped graph) cannot honour --denoise."""
-    from llid_cli.engine import export
+    from llid_cli.core.errors import LlidError
     from llid_cli.engine.onnx_backend import OnnxBackend
-    from llid_cli.errors import LlidError
+    from llid_cli.export.onnx import export_onnx
 
     model = brightening_lynx(SETTINGS)
-    old = dict(export.RENDERING_INPUTS)
-    try:
-        del export.RENDERING_INPUTS["denoise"]
-        capture = export.export_onnx(model, tmp_path / "old.capture.onnx", "capture")
-        replay = export.export_onnx(model, tmp_path / "old.replay.onnx", "replay")
-    finally:
-        export.RENDERING_INPUTS.clear()
-        export.RENDERING_INPUTS.update(old)
-    assert OnnxBackend(None, capture, replay) is not None
-    with pytest.raises(LlidError, match="no noise filter strength input"):
-        OnnxBackend(None, capture, replay, denoise=2.0)
+    model.controls = frozenset({"exposure"})  # as lynx was before the filter's strength was a control
+    capture = export_onnx(model, tmp_path / "old.capture.onnx", "capture")
+    replay = export_onnx(model, tmp_path / "old.replay.onnx", "replay")
+    backend = OnnxBackend(None, capture, replay)
+    whole = np.full((1, 32, 32, 3), 0.1, np.float32)
+    assert backend.run_batch(whole).shape == whole.shape
+    with pytest.raises(LlidError, match="no denoise input"):
+        backend.run_batch(whole, Controls(denoise=2.0))
 
 
 def test_the_denoise_option_at_the_command_line(tmp_path):
@@ -256,7 +261,7 @@ def test_the_denoise_option_at_the_command_line(tmp_path):
         outs[strength] = np.asarray(PILImage.open(out)).astype(float)
     assert outs["2"][8:80, 8:248].std() < outs["0"][8:80, 8:248].std()  # the sky's grain
     refusals = ((["--model", "resse", "--denoise", "1"], 1, "model 'resse' runs without a noise filter"),
-                (["--model", "clahe", "--denoise", "1"], 1, "'clahe' path has no noise filter"),
+                (["--model", "clahe", "--denoise", "1"], 1, "'clahe' path runs without a noise filter"),
                 (["--denoise", "5"], 2, "Invalid value for '--denoise'"))
     for args, code, message in refusals:
         result = runner.invoke(cli, ["enhance", str(source), "-o", str(tmp_path / "o.png"), *args])

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from conftest import gradient_rgb, learned_architectures, write_jpeg
 
 from llid_cli.cli import cli
+from llid_cli.core.errors import LlidError
 from llid_cli.engine.runner import EngineOptions, build_model_runner
-from llid_cli.engine.tiling import Tiler, TileOutOfMemory, positions, weights_1d
-from llid_cli.errors import LlidError
+from llid_cli.engine.tiling import TileOutOfMemory, Tiler, positions, weights_1d
 from llid_cli.metrics import psnr
 from llid_cli.models import get_spec
 from llid_cli.models.weights import save_weights
@@ -93,10 +93,10 @@ def test_without_the_global_context_tiles_would_disagree():
     own gain (seams); the recorded context gives every tile the photo's gain."""
     from llid_cli.engine.torch_backend import TorchBackend
     from llid_cli.io.image import from_float, to_float
-    from llid_cli.models.context import GlobalStats
+    from llid_cli.models.layers.context import GlobalStats
 
     class GlobalGain(GlobalStats):
-        def forward(self, x):
+        def forward(self, x, controls=None):
             (mean,) = self.stats(lambda: (x.mean(dim=(1, 2, 3), keepdim=True),))
             return (x * 0.25 / (mean + 1e-3)).clamp(0, 1)
 
@@ -119,11 +119,11 @@ def _out_of_memory_when(monkeypatch, runner, too_big) -> list[int]:
     real_forward = model.forward
     seen: list[int] = []
 
-    def forward(x):
+    def forward(x, controls=None):
         seen.append(x.shape[-1])
         if too_big(x, seen):
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real_forward(x)
+        return real_forward(x, controls)
 
     monkeypatch.setattr(model, "forward", forward)
     return seen
@@ -181,7 +181,7 @@ def test_onnx_export_matches_pytorch(tmp_path, monkeypatch, name):
 def test_cached_exports_are_not_reused_after_the_networks_code_changed(tmp_path, monkeypatch):
     """Same weights, other code (a lynx that gained a highlight shoulder): a new export, not the
     stale one, which would render the old way or no longer fit the recorded statistics."""
-    from llid_cli.engine import export
+    from llid_cli.export import onnx as export
 
     monkeypatch.setenv("LLID_CACHE_DIR", str(tmp_path / "cache"))
     weights = tiny_weights(tmp_path, "resse")
@@ -228,7 +228,7 @@ def test_enhance_cli_with_engine_options(tmp_path, monkeypatch):
 def test_auto_tile_is_sane(tmp_path):
     weights = tiny_weights(tmp_path, "unet")  # depth 2: the network pads to 4
     runner = build_model_runner("unet", weights, EngineOptions())
-    assert runner.loaded.input_multiple == 4
+    assert runner.descriptor.input_multiple == 4
     assert 256 <= runner.tiler.tile <= 2048 and runner.tiler.tile % 4 == 0
 
 
@@ -244,10 +244,10 @@ def test_cpu_tiles_stay_within_the_cpu_bound_for_a_low_resolution_network(backen
 def test_tiles_align_to_the_loaded_models_own_multiple_not_the_registrys(tmp_path):
     """A unet with depth 5 pads to 32 (its preset's 16 would misalign its pooling grid)."""
     weights = tiny_weights(tmp_path, "unet", depth=5)
-    assert get_spec("unet").input_multiple == 16
+    assert get_spec("unet").describe().input_multiple == 16  # the default preset's
     whole = build_model_runner("unet", weights, EngineOptions(tile=0))
     tiled = build_model_runner("unet", weights, EngineOptions(tile=128, overlap=32))
-    assert tiled.loaded.input_multiple == tiled.tiler.multiple == 32
+    assert tiled.descriptor.input_multiple == tiled.tiler.multiple == 32
     pixels = photo(200, 300)
     a, b = whole(pixels).astype(np.float64), tiled(pixels).astype(np.float64)
     assert tiled.tiler.stats.tiles > 1
@@ -293,12 +293,12 @@ def test_cli_clahe_options_do_not_reach_a_models_own_classical_step(tmp_path):
 def test_tile_progress_counts_up_to_the_tiles_run(tmp_path):
     weights = tiny_weights(tmp_path, "unet")
     calls = []
-    runner = build_model_runner("unet", weights, EngineOptions(tile=64, overlap=16, progress=lambda d, t: calls.append((d, t))))
+    runner = build_model_runner("unet", weights, EngineOptions(tile=64, overlap=16), progress=lambda d, t: calls.append((d, t)))
     runner(photo(150, 230))
     done = [d for d, _ in calls]
     assert done == sorted(done) and done[-1] == runner.tiler.stats.tiles == calls[-1][1] > 1
     calls.clear()
-    build_model_runner("unet", weights, EngineOptions(tile=0, progress=lambda d, t: calls.append((d, t))))(photo(150, 230))
+    build_model_runner("unet", weights, EngineOptions(tile=0), progress=lambda d, t: calls.append((d, t)))(photo(150, 230))
     assert calls == []  # one pass: nothing to count
 
 

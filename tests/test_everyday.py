@@ -38,7 +38,7 @@ def test_ascii_orientation_tag_is_ignored_not_fatal(tmp_path):
 
 
 def test_an_unexpected_exception_is_one_files_failure(tmp_path, monkeypatch):
-    from llid_cli import pipeline
+    from llid_cli.rendering import pipeline
 
     photos = tmp_path / "in"
     photos.mkdir()

@@ -13,11 +13,18 @@ from click.testing import CliRunner
 from conftest import gradient_rgb
 
 from llid_cli.cli import cli
-from llid_cli.errors import ConfigError
+from llid_cli.core.errors import ConfigError
 from llid_cli.io import Image, read_image
-from llid_cli.locations import weights_dir
-from llid_cli.pipeline import EnhanceOptions, Pipeline
-from llid_cli.tone import LINEAR_LUMA, blend, exposure_of, shift_exposure, srgb_to_linear
+from llid_cli.models.controls import Controls
+from llid_cli.models.locations import weights_dir
+from llid_cli.rendering.pipeline import EnhanceOptions, Pipeline
+from llid_cli.rendering.tone import (
+    LINEAR_LUMA,
+    blend,
+    exposure_of,
+    shift_exposure,
+    srgb_to_linear,
+)
 
 
 def light_map(pixels: np.ndarray) -> np.ndarray:
@@ -61,8 +68,8 @@ def test_blend_mixes_light_not_code_values():
 def test_exposure_option_shifts_the_automatic_choice(model):
     image = Image(pixels=dark_photo())
     auto = light(Pipeline(EnhanceOptions(model=model)).enhance_image(image).pixels)
-    brighter = light(Pipeline(EnhanceOptions(model=model, exposure=1)).enhance_image(image).pixels)
-    darker = light(Pipeline(EnhanceOptions(model=model, exposure=-1)).enhance_image(image).pixels)
+    brighter = light(Pipeline(EnhanceOptions(model=model, controls=Controls(exposure=1))).enhance_image(image).pixels)
+    darker = light(Pipeline(EnhanceOptions(model=model, controls=Controls(exposure=-1))).enhance_image(image).pixels)
     # Within 15 % of twice / half the light (the shoulder that keeps highlights unclipped costs a
     # little of the doubling where the output is already bright).
     assert 2 * 0.85 <= brighter / auto <= 2 * 1.15
@@ -70,19 +77,19 @@ def test_exposure_option_shifts_the_automatic_choice(model):
 
 
 def test_lynx_renders_the_exposure_it_is_told():
-    from llid_cli.locations import default_weights_path
-    from llid_cli.models.blocks import exposure_of as exposure_t
+    from llid_cli.models.layers.blocks import exposure_of as exposure_t
+    from llid_cli.models.locations import default_weights_path
     from llid_cli.models.weights import load_model
 
     model, _ = load_model(default_weights_path("lynx"))
     x = torch.from_numpy(dark_photo().astype(np.float32) / 255).permute(2, 0, 1)[None]
     for told in (-3.5, -2.5, -1.5):
         with torch.no_grad():
-            out = model(x, torch.tensor([told]))
+            out = model(x, exposure=torch.tensor([told]))
         assert float(exposure_t(out)[0]) == pytest.approx(told, abs=0.25)
     with torch.no_grad():
         auto = model(x)
-        shifted = model(x, model.predicted_exposure + 1)
+        shifted = model(x, exposure=model.predicted_exposure + 1)
     assert float(exposure_t(shifted)[0] - exposure_t(auto)[0]) == pytest.approx(1.0, abs=0.2)
 
 
@@ -152,11 +159,13 @@ def test_bad_strength_and_exposure_are_usage_errors(tmp_path):
 
 def test_onnx_backend_renders_the_same_exposure_shift(tmp_path, monkeypatch):
     from llid_cli.engine.runner import EngineOptions, build_model_runner
+    from llid_cli.models.controls import Controls
 
     monkeypatch.setenv("LLID_CACHE_DIR", str(tmp_path / "cache"))
     pixels = dark_photo()
-    torch_out = build_model_runner("lynx", None, EngineOptions(tile=1024), exposure=1.0)(pixels)
-    onnx_out = build_model_runner("lynx", None, EngineOptions(backend="onnx", tile=1024), exposure=1.0)(pixels)
+    brighter = Controls(exposure=1.0)
+    torch_out = build_model_runner("lynx", None, EngineOptions(tile=1024))(pixels, brighter)
+    onnx_out = build_model_runner("lynx", None, EngineOptions(backend="onnx", tile=1024))(pixels, brighter)
     plain = build_model_runner("lynx", None, EngineOptions(backend="onnx", tile=1024))(pixels)
     assert np.abs(torch_out.astype(int) - onnx_out.astype(int)).max() <= 1
     assert light(onnx_out) > 1.7 * light(plain)
@@ -165,8 +174,8 @@ def test_onnx_backend_renders_the_same_exposure_shift(tmp_path, monkeypatch):
     # Weights without shipped graphs are exported once (capture and replay) for every shift.
     other = tmp_path / "lynx-copy.safetensors"
     shutil.copy(weights_dir() / "lynx.safetensors", other)
-    shifted = [build_model_runner("lynx", str(other), EngineOptions(backend="onnx", tile=1024), exposure=ev)(pixels)
-               for ev in (0.0, 1.0)]
+    runner = build_model_runner("lynx", str(other), EngineOptions(backend="onnx", tile=1024))
+    shifted = [runner(pixels, Controls(exposure=ev)) for ev in (0.0, 1.0)]  # one runner, a shift per call
     for got, shipped in zip(shifted, (plain, onnx_out)):
         assert np.abs(got.astype(int) - shipped.astype(int)).max() <= 1
     assert len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 2
@@ -218,7 +227,7 @@ def test_classical_brightening_options_are_refused_where_they_would_be_ignored(t
 
 def _scene(scale: float, seed: int = 1, shadows: float = 0.5) -> torch.Tensor:
     """A textured scene in linear light (a share `shadows` of it 16x darker), scaled, as sRGB."""
-    from llid_cli.models.blocks import linear_to_srgb
+    from llid_cli.models.layers.blocks import linear_to_srgb
 
     rng = np.random.default_rng(seed)
     light = rng.uniform(0.05, 1.0, (1, 3, 96, 128)).astype(np.float32)
@@ -230,8 +239,8 @@ def test_bracket_fusion_does_not_depend_on_the_photos_own_exposure():
     """The references of one scene share one exposure whatever frame was the input: so does the
     simulated bracket's fusion (it starts from the photo's brightest area), and a scene with more
     shadow fuses darker."""
-    from llid_cli.models.blocks import exposure_of
-    from llid_cli.models.fusion import BracketFusion
+    from llid_cli.models.layers.blocks import exposure_of
+    from llid_cli.models.layers.fusion import BracketFusion
 
     fusion = BracketFusion()
     with torch.no_grad():
@@ -248,7 +257,7 @@ def test_bracket_fusion_does_not_depend_on_the_photos_own_exposure():
 def test_bracket_fusion_is_stable_on_neutral_areas():
     """A grey scene has no saturation in any frame: Mertens's bare product leaves its weights to
     rounding noise, so a change far below one code value must not move the result."""
-    from llid_cli.models.fusion import BracketFusion
+    from llid_cli.models.layers.fusion import BracketFusion
 
     grey = _scene(1 / 8)[:, :1].repeat(1, 3, 1, 1)
     nudged = grey + 1e-6 * torch.from_numpy(np.random.default_rng(2).standard_normal(grey.shape).astype(np.float32))
@@ -260,8 +269,8 @@ def test_lynx_takes_a_dark_photos_exposure_from_its_bracket_and_leaves_bright_on
     import torch.nn.functional as F
 
     from llid_cli.models import get_spec
-    from llid_cli.models.fusion import BracketFusion
-    from llid_cli.models.lynx import BRACKET_SHRINK
+    from llid_cli.models.architectures.lynx import BRACKET_SHRINK
+    from llid_cli.models.layers.fusion import BracketFusion
 
     torch.manual_seed(0)
     line = (0.5, -1.2)

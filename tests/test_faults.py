@@ -75,7 +75,7 @@ def test_a_symlink_loop_in_a_batch_is_that_entry_s_failure(tmp_path):
 def test_a_batch_record_that_is_no_record_neither_hangs_nor_breaks_the_batch(tmp_path, kind):
     """A record that is a folder, JSON nested 100,000 deep, a FIFO (a plain read blocks forever)
     or a huge file counts as no record when read; one that cannot be replaced is a one-line error."""
-    from llid_cli import made_with
+    from llid_cli.rendering import made_with
 
     small_photo(tmp_path / "in" / "a.png")
     record = tmp_path / "out" / made_with.RECORD
@@ -115,7 +115,7 @@ def test_a_full_disk_is_a_one_line_error(tmp_path, monkeypatch, what):
         return real(path, data)
 
     monkeypatch.setattr(atomic, "atomic_write_bytes", full)
-    monkeypatch.setattr("llid_cli.made_with.atomic_write_bytes", full)
+    monkeypatch.setattr("llid_cli.rendering.made_with.atomic_write_bytes", full)
     small_photo(tmp_path / "in" / "a.png")
     result = run("batch", tmp_path / "in", "-o", tmp_path / "out", "--model", "clahe", "--report", tmp_path / "r.json")
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
@@ -193,13 +193,13 @@ def test_a_second_batch_into_a_folder_in_use_is_refused_and_the_first_finishes(t
     import subprocess
     import sys
 
-    from llid_cli import made_with
+    from llid_cli.rendering import made_with
 
     for i in range(3):
         small_photo(tmp_path / "in" / f"{i}.png")
     out = tmp_path / "out"
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import time\nfrom pathlib import Path\nfrom llid_cli import made_with\n"
+        "import time\nfrom pathlib import Path\nfrom llid_cli.rendering import made_with\n"
         f"with made_with.holding(Path({str(out)!r})):\n"
         "    print('held', flush=True); time.sleep(60)\n")], stdout=subprocess.PIPE)
     try:
@@ -256,7 +256,7 @@ def test_library_warnings_about_a_file_stay_out_of_a_batch(tmp_path):
     exif = b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x05\x01\x0f\x00\x02\xff\xff\xff\xff"
     segment = b"\xff\xe1" + (len(exif) + 2).to_bytes(2, "big") + exif
     photo.write_bytes(data[:2] + segment + data[2:])
-    from llid_cli.pipeline import EnhanceOptions, Pipeline
+    from llid_cli.rendering.pipeline import EnhanceOptions, Pipeline
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -366,7 +366,7 @@ def test_a_record_from_before_the_three_way_night_look_still_resumes(tmp_path):
     upgrade does not refuse to resume a batch made with the defaults."""
     import json
 
-    from llid_cli import made_with
+    from llid_cli.rendering import made_with
 
     small_photo(tmp_path / "in" / "a.png")
     out = tmp_path / "out"

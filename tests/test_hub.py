@@ -70,7 +70,7 @@ def hub(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     # An installation without shipped weights: a shipped file would take precedence over a pulled one.
     (tmp_path / "no-shipped").mkdir()
-    monkeypatch.setattr("llid_cli.locations.weights_dir", lambda: tmp_path / "no-shipped")
+    monkeypatch.setattr("llid_cli.models.locations.weights_dir", lambda: tmp_path / "no-shipped")
     yield files, requests
     server.shutdown()
 
@@ -93,7 +93,7 @@ def test_pull_downloads_verifies_and_is_used_by_enhance(tmp_path, hub):
     assert target.read_bytes() == data
     assert any(r.startswith("GET /someone/llid-weights/resse/v1/") or "resolve/v1" in r for r in requests)
 
-    from llid_cli.locations import default_weights_path
+    from llid_cli.models.locations import default_weights_path
 
     assert default_weights_path("resse") == target
     from conftest import gradient_rgb, write_jpeg

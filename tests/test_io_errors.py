@@ -6,7 +6,11 @@ import sys
 
 import pytest
 
-from llid_cli.errors import ImageReadError, ImageTooLargeError, UnsupportedFormatError
+from llid_cli.core.errors import (
+    ImageReadError,
+    ImageTooLargeError,
+    UnsupportedFormatError,
+)
 from llid_cli.io import read_image
 
 CASES = {
@@ -104,7 +108,7 @@ def test_libpng_complaints_become_part_of_the_files_error_not_bare_lines(tmp_pat
 def test_a_png_wider_than_libpng_allows_is_written_too(tmp_path, capfd):
     import numpy as np
 
-    from llid_cli.errors import ImageWriteError
+    from llid_cli.core.errors import ImageWriteError
     from llid_cli.io import Image, write_image
 
     rgb = np.random.default_rng(2).integers(0, 256, (2, 1_100_000, 3), dtype=np.uint8)

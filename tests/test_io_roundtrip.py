@@ -8,7 +8,7 @@ from conftest import fake_icc, gradient_rgb, write_jpeg
 from PIL import Image as PILImage
 from PIL import ImageOps
 
-from llid_cli.errors import ImageWriteError
+from llid_cli.core.errors import ImageWriteError
 from llid_cli.io import Image, WriteOptions, header_megapixels, read_image, write_image
 
 
@@ -259,7 +259,7 @@ def test_a_16bit_photo_is_a_10bit_heic_and_reads_back_16bit(tmp_path, gray, alph
 def test_writing_heic_without_its_extra_says_what_to_install(tmp_path, monkeypatch):
     import sys
 
-    from llid_cli.errors import UnsupportedFormatError
+    from llid_cli.core.errors import UnsupportedFormatError
 
     monkeypatch.setitem(sys.modules, "pillow_heif", None)  # import pillow_heif now fails
     with pytest.raises(UnsupportedFormatError, match=r"HEIC needs the 'heic' extra: pip install 'llid\[heic\]'"):
@@ -296,7 +296,7 @@ def test_avif_round_trip_keeps_exif_icc_and_alpha(tmp_path):
 def test_avif_without_a_codec_says_what_to_install(tmp_path, monkeypatch):
     from PIL import features
 
-    from llid_cli.errors import UnsupportedFormatError
+    from llid_cli.core.errors import UnsupportedFormatError
 
     monkeypatch.setattr(features, "check", lambda name: False if name == "avif" else True)
     (tmp_path / "a.avif").write_bytes(b"\x00\x00\x00\x1cftypavif" + b"\x00" * 64)

@@ -13,7 +13,7 @@ from PIL import Image as PILImage
 
 from llid_cli.cli import cli
 from llid_cli.io import read_image
-from llid_cli.lights import keep_light_colours, light_weights
+from llid_cli.rendering.lights import keep_light_colours, light_weights
 
 ORANGE = (240, 150, 10)  # an orange lampshade, well exposed: brightest channel 0.94, saturation 0.96
 

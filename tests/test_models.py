@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from conftest import gradient_rgb, learned_architectures, write_jpeg
 
 from llid_cli.cli import cli
-from llid_cli.errors import ModelError
+from llid_cli.core.errors import ModelError
 from llid_cli.models import all_specs, get_spec
 from llid_cli.models.weights import load_model, read_weights, save_weights
 
@@ -95,9 +95,60 @@ def test_save_load_round_trip_is_exact(tmp_path, name):
 def test_network_pads_for_itself(name):
     spec = get_spec(name)
     model, _ = tiny(name)
-    odd = spec.input_multiple * 3 + 1
+    odd = spec.describe("tiny").input_multiple * 3 + 1
     with torch.no_grad():
         assert model.eval()(torch.rand(1, 3, odd, odd + 2)).shape[-2:] == (odd, odd + 2)
+
+
+def test_each_architecture_file_registers_the_names_listed_for_it():
+    """Resolving a name imports only its file: the table in llid_cli.models says which, and must
+    say it right (a name missing from it could not be resolved)."""
+    import importlib
+
+    from llid_cli.models import ARCHITECTURES
+
+    for module in set(ARCHITECTURES.values()):
+        importlib.import_module(f"llid_cli.models.architectures.{module}")
+    registered = {spec.name: spec.builder.__module__ if spec.builder else "llid_cli.models.architectures.classical"
+                  for spec in all_specs()}
+    assert registered == {name: f"llid_cli.models.architectures.{module}" for name, module in ARCHITECTURES.items()}
+
+
+def test_resolving_one_name_imports_only_its_architecture():
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom llid_cli.models import get_spec\nget_spec('resse')\n"
+              "print(sorted(m.rsplit('.', 1)[1] for m in sys.modules if m.startswith('llid_cli.models.architectures.')))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['resse']"
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_the_descriptor_is_read_off_the_network_built(name):
+    """What the engine needs travels with the network: its own multiple, its global statistics,
+    the controls it renders (a descriptor, not attributes read one by one)."""
+    model, args = tiny(name)
+    described = model.describe(get_spec(name))
+    assert described.input_multiple == model.multiple >= 1
+    assert described.global_stats == bool(get_spec(name).global_ops)
+    assert described.controls == ({"exposure", "denoise"} if name == "lynx" else set())
+    from llid_cli.models.descriptor import ModelDescriptor
+
+    assert ModelDescriptor.from_json(json.loads(json.dumps(described.to_json()))) == described
+
+
+def test_a_description_written_before_controls_were_one_list_still_reads():
+    """Graphs pulled from a hub may carry the older description (`native_exposure`, `noise_filter`)."""
+    from llid_cli.models.descriptor import ModelDescriptor
+
+    old = {"name": "lynx", "architecture": "lynx", "input_multiple": 8, "global_stats": True,
+           "native_exposure": True, "noise_filter": False, "bytes_per_pixel": 61.2, "pre": None,
+           "noise_filter_arguments": {"denoise": [1.5, 0.3, 6.0]}}
+    described = ModelDescriptor.from_json(old)
+    assert described.controls == {"exposure"} and described.cpu_backend == "onnx"  # recorded before it existed
+    with pytest.raises(ValueError, match="controls this llid does not know: saturation"):
+        ModelDescriptor.from_json({**old, "controls": ["exposure", "saturation"]})
 
 
 def test_registry_records_what_tiling_needs():
@@ -165,7 +216,7 @@ def test_wrong_architecture_is_refused(tmp_path):
 
 
 def test_spd_inverse_matches_torch():
-    from llid_cli.models.two_stage import spd_inverse
+    from llid_cli.models.architectures.two_stage import spd_inverse
 
     a = torch.randn(4, 6, 30, dtype=torch.float64)
     gram = a @ a.transpose(1, 2) + 1e-3 * torch.eye(6, dtype=torch.float64)
@@ -207,7 +258,7 @@ def test_enhance_with_weights_file_infers_the_model(tmp_path):
 
 
 def test_model_without_weights_says_how_to_get_them(tmp_path, monkeypatch):
-    monkeypatch.setattr("llid_cli.locations.weights_dir", lambda: tmp_path)
+    monkeypatch.setattr("llid_cli.models.locations.weights_dir", lambda: tmp_path)
     photo = write_jpeg(tmp_path / "dark.jpg", gradient_rgb(30, 41, dark=0.2))
     result = CliRunner().invoke(cli, ["enhance", str(photo), "-o", str(tmp_path / "o.png"), "--model", "unet"])
     assert result.exit_code == 1 and "no trained weights" in result.output and "llid train" in result.output
@@ -216,7 +267,7 @@ def test_model_without_weights_says_how_to_get_them(tmp_path, monkeypatch):
 
 def test_shipped_files_are_found_from_a_checkout_or_a_wheel():
     import llid_cli
-    from llid_cli.locations import example_photo, weights_dir
+    from llid_cli.models.locations import example_photo, weights_dir
 
     assert weights_dir().is_dir()
     assert example_photo().is_file()
@@ -225,7 +276,7 @@ def test_shipped_files_are_found_from_a_checkout_or_a_wheel():
 
 
 def test_unet_context_is_optional_and_global():
-    from llid_cli.models.context import has_global_stats
+    from llid_cli.models.layers.context import has_global_stats
 
     spec = get_spec("unet")
     plain = spec.builder(base=4, depth=2)  # weights saved before `context` existed build this
@@ -331,6 +382,6 @@ def test_a_model_card_says_what_the_loaded_model_needs_and_supports():
     assert fast["renders with"]["denoise"] is None and lynx["renders with"]["denoise"] == [1.5, 0.3, 6.0]
     assert "renders with" not in resse and lynx["onnx graphs"].startswith("shipped")
     assert lynx["validation when trained"]["images"] == 59 and "validation" not in lynx
-    from llid_cli.models.lynx import Lynx
+    from llid_cli.models.architectures.lynx import Lynx
 
     assert set(lynx["renders with"]) == Lynx.rendering_arguments  # what fine-tuning does not compare

@@ -9,14 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image as PILImage
 from conftest import DAYLIGHT_EXIF, NIGHT_EXIF, exif_block, gradient_rgb, write_jpeg
+from PIL import Image as PILImage
 
 from llid_cli.cli import cli
 from llid_cli.io import read_image
-from llid_cli.io.metadata import ExposureSettings, exposure_settings, exposure_settings_from
-from llid_cli.night import METERED, MOST, night_look, night_shift
-from llid_cli.tone import LINEAR_LUMA, srgb_to_linear
+from llid_cli.io.metadata import (
+    ExposureSettings,
+    exposure_settings,
+    exposure_settings_from,
+)
+from llid_cli.rendering.night import METERED, MOST, night_look, night_shift
+from llid_cli.rendering.tone import LINEAR_LUMA, srgb_to_linear
 
 
 def light(path: Path) -> float:
@@ -139,8 +143,8 @@ def test_without_exposure_settings_the_picture_decides_when_asked(tmp_path, suff
     """A photo with no settings has no night look by default; with --night-look ("on") it is taken
     as shot at NO_SETTINGS_EV100: the darker the frame, the dimmer the scene; a bright one needs
     no help, so no look."""
-    from llid_cli.night import NO_SETTINGS_EV100, _needs_help, sample
-    from llid_cli.tone import exposure_of
+    from llid_cli.rendering.night import NO_SETTINGS_EV100, _needs_help, sample
+    from llid_cli.rendering.tone import exposure_of
 
     shifts = []
     for dark in (0.12, 0.3, 0.45, 1.0):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from test_engine import photo, tiny_weights
 
-from llid_cli.engine.onnx_cache import limit_bytes, prune
 from llid_cli.engine.runner import EngineOptions, build_model_runner
+from llid_cli.export.cache import limit_bytes, prune
 
 DAY = 86400.0
 

@@ -23,7 +23,7 @@ pytest.importorskip("ray")
 
 RAY = str(Path(sys.executable).parent / "ray")
 TEMP = ".llid-tmp"
-RECORD = ".llid-batch.json"  # what the batch was made with (llid_cli/made_with.py), not an output
+RECORD = ".llid-batch.json"  # what the batch was made with (llid_cli/rendering/made_with.py), not an output
 
 
 def _free_port() -> int:

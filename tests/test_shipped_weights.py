@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import gradient_rgb
 
-from llid_cli.locations import weights_dir
 from llid_cli.models import all_specs
+from llid_cli.models.locations import weights_dir
 from llid_cli.models.weights import load_model
 
 SHIPPED = sorted(weights_dir().glob("*.safetensors"))
@@ -37,7 +37,7 @@ def test_shipped_weights_are_trained_and_documented(path):
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_shipped_weights_brighten_a_dark_photo(path):
     from llid_cli.io import Image
-    from llid_cli.pipeline import EnhanceOptions, Pipeline
+    from llid_cli.rendering.pipeline import EnhanceOptions, Pipeline
 
     dark = Image(pixels=gradient_rgb(96, 128, seed=3, dark=0.1))
     out = Pipeline(EnhanceOptions(model=shipping(path).name)).enhance_image(dark)
@@ -49,19 +49,22 @@ def test_shipped_weights_brighten_a_dark_photo(path):
 def test_shipped_weights_ship_onnx_graphs_made_from_them(path):
     """What a torch-free install runs: graphs that read these very weights and render what the
     network renders (scripts/ship_graphs.py writes them again after new weights)."""
+    from dataclasses import replace
+
     import onnx
 
-    from llid_cli.engine.graphs import made_from
-    from llid_cli.engine.loaded import load
+    from llid_cli.engine.loaded import open_network
+    from llid_cli.engine.plan import Plan
     from llid_cli.engine.runner import EngineOptions, ModelRunner
+    from llid_cli.models.controls import Controls
+    from llid_cli.models.graphs import made_from
 
-    loaded = load(shipping(path).name)
+    loaded = open_network(shipping(path).name)
     graphs = loaded.graphs
     assert graphs is not None and made_from(graphs, path, loaded.info.file_sha256), "run scripts/ship_graphs.py"
-    assert (graphs.input_multiple, graphs.global_stats, graphs.native_exposure, graphs.noise_filter, graphs.pre,
-            graphs.cpu_backend) == (loaded.input_multiple, loaded.global_stats, loaded.native_exposure,
-                                    loaded.noise_filter, loaded.pre_name, loaded.cpu_backend)
-    assert set(graphs.graphs) == ({"capture", "replay"} if loaded.global_stats else {"plain"})
+    # The description is the network's descriptor (plus the activation memory measured for it).
+    assert replace(graphs.descriptor, bytes_per_pixel=0.0) == loaded.descriptor, "run scripts/ship_graphs.py"
+    assert set(graphs.graphs) == ({"capture", "replay"} if loaded.descriptor.global_stats else {"plain"})
     for graph in graphs.graphs.values():  # the weights stay in the weights file, not copied into graphs
         proto = onnx.load(str(graph), load_external_data=False)
         embedded = [t.name for t in proto.graph.initializer
@@ -69,8 +72,9 @@ def test_shipped_weights_ship_onnx_graphs_made_from_them(path):
         assert embedded == [], graph
     pixels = gradient_rgb(97, 131, seed=5, dark=0.2)
     pixels[20:50, 30:90] = np.linspace(150, 235, 60, dtype=np.uint8)[None, :, None]  # a lit wall: lynx's shoulder works
-    exposure = 0.7 if loaded.native_exposure else 0.0
-    outputs = [ModelRunner(loaded, EngineOptions(backend=backend, tile=tile, overlap=16), exposure)(pixels)
+    controls = Controls(exposure=0.7 if loaded.descriptor.renders("exposure") else None)
+    outputs = [ModelRunner(loaded, Plan("network", backend, "shipped", "cpu", "fp32"),
+                           EngineOptions(tile=tile, overlap=16))(pixels, controls)
                for backend, tile in (("torch", 0), ("onnx", 0), ("onnx", 64))]
     assert np.abs(outputs[0].astype(int) - outputs[1].astype(int)).max() <= 1
     mse = ((outputs[0].astype(float) - outputs[2].astype(float)) ** 2).mean()

@@ -20,7 +20,8 @@ from PIL import Image as PILImage
 
 from llid_cli.engine.runner import EngineOptions, build_model_runner
 from llid_cli.io import read_image
-from llid_cli.locations import weights_dir
+from llid_cli.models.controls import Controls
+from llid_cli.models.locations import weights_dir
 
 pytestmark = pytest.mark.slow  # Slow tier: the CLI in subprocesses without torch.
 
@@ -53,9 +54,9 @@ def test_enhance_without_torch_renders_what_onnx_renders_with_it(tmp_path, photo
     result = llid_without_torch("enhance", photos / "p1.png", "-o", tmp_path / "out.png", "--model", name, *exposure,
                                 *denoise)
     assert result.returncode == 0, result.stderr
-    with_torch = build_model_runner(name, None, EngineOptions(backend="onnx"), exposure=0.5 if exposure else 0.0,
-                                    denoise=2.0 if denoise else None)
-    expected = with_torch(read_image(photos / "p1.png").pixels)
+    controls = Controls(exposure=0.5 if exposure else None, denoise=2.0 if denoise else None)
+    with_torch = build_model_runner(name, None, EngineOptions(backend="onnx"), controls)
+    expected = with_torch(read_image(photos / "p1.png").pixels, controls)
     got = read_image(tmp_path / "out.png").pixels
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
 
@@ -70,7 +71,7 @@ def test_batch_and_eval_without_torch(tmp_path, photos):
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.suffix == ".png") == ["p0.png", "p1.png"]
     # What the outputs were made with is recorded without torch, and a resume with other settings refused.
     record = json.loads((tmp_path / "out" / ".llid-batch.json").read_text())
-    from llid_cli.engine.graphs import find_graphs
+    from llid_cli.models.graphs import find_graphs
 
     assert [r["weights"] for r in record.values()] == [find_graphs("lynx-fast", [weights_dir()]).weights_sha256]
     refused = llid_without_torch("batch", inputs, "-o", tmp_path / "out", "--model", "lynx-fast", "--light-colours")
@@ -149,8 +150,9 @@ def test_the_onnx_backend_runs_shipped_graphs_without_importing_torch(tmp_path, 
     assert done.returncode == 0 and "torch imported" in done.stderr, done.stderr
 
 
-_AUTO = ("import sys\nimport llid_cli.engine.runner as runner\nrunner.gpu_possible = lambda: {gpu}\n"
-         "runner.GRAPHS_UP_TO_MEGAPIXELS = {bound}\n" + _REPORTING_TORCH.split("\n", 1)[1])
+_AUTO = ("import sys\nimport llid_cli.engine.runner as runner\nimport llid_cli.engine.plan as plan\n"
+         "runner.gpu_possible = lambda: {gpu}\nplan.GRAPHS_UP_TO_MEGAPIXELS = {bound}\n"
+         + _REPORTING_TORCH.split("\n", 1)[1])
 
 
 def llid_auto(*args: str, gpu: bool = False, bound: float = 16.0) -> subprocess.CompletedProcess:
@@ -191,17 +193,17 @@ def test_auto_gives_a_large_job_to_the_faster_runtime_and_counts_only_what_is_le
 
 
 def test_a_job_is_sized_from_headers_only_for_auto_and_only_up_to_the_bound(tmp_path, photos, monkeypatch):
-    from llid_cli import pipeline
-    from llid_cli.pipeline import EnhanceOptions, sized_for
+    from llid_cli.rendering import pipeline
+    from llid_cli.rendering.pipeline import EnhanceOptions, workload_megapixels
 
     bad = tmp_path / "bad.jpg"
     bad.write_text("not a photo")
     sources = [photos / "p0.png", bad, photos / "p1.png"]
     auto = EnhanceOptions(engine=EngineOptions(backend="auto"))
-    assert sized_for(auto, sources).engine.workload_megapixels == pytest.approx((120 * 160 + 97 * 131) / 1e6)
-    assert sized_for(EnhanceOptions(engine=EngineOptions(backend="torch")), sources).engine.workload_megapixels is None
+    assert workload_megapixels(auto, sources) == pytest.approx((120 * 160 + 97 * 131) / 1e6)
+    assert workload_megapixels(EnhanceOptions(engine=EngineOptions(backend="torch")), sources) is None
     monkeypatch.setattr(pipeline, "GRAPHS_UP_TO_MEGAPIXELS", 0.015)  # the first photo passes it: no more reading
-    assert sized_for(auto, sources).engine.workload_megapixels == pytest.approx(120 * 160 / 1e6)
+    assert workload_megapixels(auto, sources) == pytest.approx(120 * 160 / 1e6)
 
 
 def test_the_night_look_runs_without_torch(tmp_path):
@@ -213,6 +215,7 @@ def test_the_night_look_runs_without_torch(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "night.jpg -> " in result.stderr and "night look -1.5 EV" in result.stderr
     # The shipped graphs render the shift themselves: as with torch present, on ONNX Runtime.
-    expected = build_model_runner("lynx", None, EngineOptions(backend="onnx"))(read_image(sources[0]).pixels, -1.5)
+    expected = build_model_runner("lynx", None, EngineOptions(backend="onnx"))(read_image(sources[0]).pixels,
+                                                                                Controls(exposure=-1.5))
     got = read_image(tmp_path / "out" / "night.png").pixels
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from conftest import learned_architectures
 
 from llid_cli.cli import cli
-from llid_cli.errors import ConfigError
+from llid_cli.core.errors import ConfigError
 from llid_cli.models.weights import load_model
 from llid_cli.training.config import LossConfig, SourceConfig, load_config, parse_config
 from llid_cli.training.loop import Trainer

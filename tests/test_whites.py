@@ -13,7 +13,7 @@ from PIL import Image as PILImage
 from llid_cli.cli import cli
 from llid_cli.io import read_image
 from llid_cli.metrics import psnr
-from llid_cli.whites import keep_whites, white_pixels
+from llid_cli.rendering.whites import keep_whites, white_pixels
 
 
 def high_key(height: int = 160, width: int = 224) -> np.ndarray:

@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 
+from llid_cli.core.settings import setting
 from llid_cli.io.image import LUMA_WEIGHTS, from_float, to_float
 
 _L_LEVELS = 4096
@@ -28,10 +29,12 @@ _STEP = 65536 // _L_LEVELS  # L levels sit every 16th of the 65536 histogram bin
 
 @dataclass(frozen=True)
 class ClaheSettings:
-    clip_limit: float = 2.0
-    tile_grid: tuple[int, int] = (8, 8)
-    target_luma: float = 0.45
-    gain: float | None = None  # None: automatic, from target_luma
+    clip_limit: float = setting(2.0, bounds=(0.01, None), help="CLAHE clip limit of --model clahe and --pre clahe "
+                                "(clahe-cnn's own step uses the settings saved with its weights).")
+    tile_grid: tuple[int, int] = setting((8, 8), kind="grid", typed="8x8", help="CLAHE tile grid, ROWSxCOLS.")
+    gain: float | None = setting(None, bounds=(0.01, None),  # None: automatic, from target_luma
+                                 help="Linear brightening factor of the classical step [default: automatic].")
+    target_luma: float = setting(0.45, bounds=(0.01, 1.0), help="Mean luma the automatic brightening aims for.")
     max_gain: float = 8.0  # an automatic gain never exceeds this (noise grows with it)
 
     def __post_init__(self) -> None:

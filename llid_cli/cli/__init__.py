@@ -10,7 +10,7 @@ import sys
 import click
 
 from llid_cli import __version__
-from llid_cli.errors import LlidError
+from llid_cli.core.errors import LlidError
 
 COMMANDS = {
     "enhance": ("llid_cli.cli.enhance", "Enhance one photo or several."),

@@ -9,8 +9,15 @@ from pathlib import Path
 
 import click
 
-from llid_cli.cli.options import (Finite, check_report_path, enhance_options_from, max_pixels_from, model_options,
-                                  write_options, write_options_from)
+from llid_cli.cli.options import (
+    Finite,
+    check_report_path,
+    enhance_options_from,
+    max_pixels_from,
+    model_options,
+    write_options,
+    write_options_from,
+)
 from llid_cli.cli.progress import file_progress
 from llid_cli.io.atomic import remove_stale
 
@@ -58,7 +65,11 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, include: 
     """
     from rich.console import Console
 
-    from llid_cli.pipeline import plan_batch, resolve_model_name, sized_for
+    from llid_cli.rendering.pipeline import (
+        plan_batch,
+        resolve_model_name,
+        workload_megapixels,
+    )
 
     if ray_address is None and (workers or gpus_per_worker):
         raise click.UsageError("--workers and --gpus-per-worker go with --ray")
@@ -78,8 +89,8 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, include: 
 
     start = time.perf_counter()
     results = []
-    options = sized_for(options, (source for source, target in jobs if overwrite or not target.exists()))
-    with _runner(ray_address, workers, gpus_per_worker, options, write, max_pixels) as (run, where), \
+    workload = workload_megapixels(options, (source for source, target in jobs if overwrite or not target.exists()))
+    with _runner(ray_address, workers, gpus_per_worker, options, write, max_pixels, workload) as (run, where), \
             ExitStack() as held:
         if where:
             console.print(where)
@@ -124,10 +135,10 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, include: 
 
 
 def _check_resume(out_dir: Path, jobs, options, write, model_name: str, suffix: str, overwrite: bool):
-    """Refuse to resume over outputs made with other settings (llid_cli.made_with); else return
+    """Refuse to resume over outputs made with other settings (llid_cli.rendering.made_with); else return
     what starts the run (takes the folder's lock, checks again and records this run's settings),
     to call once the run can start, before any file is written."""
-    from llid_cli import made_with
+    from llid_cli.rendering import made_with
 
     settings = made_with.settings_of(options, write, model_name)
     key = made_with.naming(suffix, write.format)
@@ -154,18 +165,18 @@ def _check_resume(out_dir: Path, jobs, options, write, model_name: str, suffix: 
 
 
 @contextmanager
-def _runner(ray_address, workers, gpus_per_worker, options, write, max_pixels):
+def _runner(ray_address, workers, gpus_per_worker, options, write, max_pixels, workload):
     """(run, what to say first): this process's pipeline, or a pool of Ray workers."""
     if ray_address is None:
-        from llid_cli.pipeline import Pipeline
+        from llid_cli.rendering.pipeline import Pipeline
 
-        yield Pipeline(options, write, max_pixels).run_many, ""
+        yield Pipeline(options, write, max_pixels, workload).run_many, ""
         return
     from llid_cli.distributed.ray_batch import RayBatch, RayOptions
 
     ray_options = RayOptions(address=None if ray_address == "local" else ray_address, workers=workers,
                              gpus_per_worker=gpus_per_worker, cpus_per_worker=options.engine.threads or 1)
-    with RayBatch(ray_options, options, write, max_pixels) as pool:
+    with RayBatch(ray_options, options, write, max_pixels, workload) as pool:
         yield pool.run, f"Ray: {pool.workers} worker(s) on {ray_options.address or 'a local instance'}"
 
 
@@ -186,9 +197,8 @@ def _summary(folder: Path, out_dir: Path, model_name: str, results, elapsed: flo
 
 def _write_report(report: Path, folder: Path, out_dir: Path, model_name: str, results, elapsed: float,
                   interrupted: bool = False) -> None:
+    from llid_cli.core.errors import LlidError
     from llid_cli.io.atomic import atomic_write_bytes
-
-    from llid_cli.errors import LlidError
 
     summary = _summary(folder, out_dir, model_name, results, elapsed, interrupted)
     try:
@@ -202,7 +212,7 @@ def _failure_table(console, failed, folder: Path) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from llid_cli.errors import printable
+    from llid_cli.core.errors import printable
 
     if not console.is_terminal:  # a log or a pipe: one plain line per file, never wrapped
         console.print(f"{len(failed)} file(s) failed in {folder}:", soft_wrap=True)

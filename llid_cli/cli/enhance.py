@@ -6,8 +6,13 @@ from pathlib import Path
 
 import click
 
-from llid_cli.cli.options import (enhance_options_from, max_pixels_from, model_options, write_options,
-                                  write_options_from)
+from llid_cli.cli.options import (
+    enhance_options_from,
+    max_pixels_from,
+    model_options,
+    write_options,
+    write_options_from,
+)
 from llid_cli.io.formats import FORMAT_EXTENSIONS, WRITE_FORMATS
 
 
@@ -46,14 +51,12 @@ def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kw
 
     from llid_cli.cli.pipes import stdin_to_file, stdout_target
     from llid_cli.cli.progress import TileProgress
-    from llid_cli.errors import printable
-    from llid_cli.pipeline import Pipeline, sized_for
+    from llid_cli.core.errors import printable
+    from llid_cli.rendering.pipeline import Pipeline, workload_megapixels
 
     options = enhance_options_from(kwargs)
     console = Console(stderr=True)
-    tiles = TileProgress(console) if console.is_terminal else None
-    if tiles is not None:  # a large photo shows its tiles and an ETA while it is enhanced
-        options = replace(options, engine=replace(options.engine, progress=tiles))
+    tiles = TileProgress(console) if console.is_terminal else None  # a large photo's tiles and ETA
     write = write_options_from(kwargs, overwrite)
     if sum(str(source) == "-" for source in inputs) > 1:
         raise click.UsageError("-: standard input can be read once")
@@ -77,7 +80,7 @@ def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kw
             write = replace(write, format=fmt)
         output = stdout_target(pipe_dir, fmt, len(inputs))
     jobs = _targets(inputs, output, suffix, write.format, as_folder)
-    pipeline = Pipeline(sized_for(options, inputs), write, max_pixels_from(kwargs))
+    pipeline = Pipeline(options, write, max_pixels_from(kwargs), workload_megapixels(options, inputs), tiles)
     if ctx.obj and ctx.obj.get("debug"):  # the first failure stops with its traceback
         results = (pipeline.enhance_file(source, target) for source, target in jobs)
     else:  # a photo that fails is reported, and the next one goes on
@@ -113,7 +116,11 @@ def _enhance(ctx, inputs, output, suffix, overwrite, as_json, pipe_dir: Path, kw
 
 
 def _targets(inputs, output: Path | None, suffix: str | None, fmt: str | None, as_folder: bool = False):
-    from llid_cli.pipeline import output_name, refuse_collisions, without_own_outputs
+    from llid_cli.rendering.pipeline import (
+        output_name,
+        refuse_collisions,
+        without_own_outputs,
+    )
 
     for source in inputs:
         if source.is_dir():

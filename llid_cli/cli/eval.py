@@ -8,7 +8,13 @@ from pathlib import Path
 
 import click
 
-from llid_cli.cli.options import Finite, check_report_path, enhance_options_from, max_pixels_from, model_options
+from llid_cli.cli.options import (
+    Finite,
+    check_report_path,
+    enhance_options_from,
+    max_pixels_from,
+    model_options,
+)
 
 
 @click.command("eval")
@@ -38,7 +44,7 @@ def command(folder, ref_dir, out_dir, gt_mean, want_lpips, lpips_backbone, lpips
     """
     from rich.console import Console
 
-    from llid_cli.errors import LlidError
+    from llid_cli.core.errors import LlidError
     from llid_cli.evaluation.report import write_report
     from llid_cli.evaluation.run import EnhancedFolder, EvalOptions, evaluate
 

@@ -22,11 +22,11 @@ def command(name, weights, output, fp16, opset, tiling, check_photo) -> None:
     """Export a model to ONNX (dynamic height and width), check it, and compare it with PyTorch."""
     from rich.console import Console
 
-    from llid_cli.extras import require
+    from llid_cli.core.extras import require
 
     require("torch", "llid export")
     require("onnx", "llid export")
-    from llid_cli.engine.export import export_model
+    from llid_cli.export.model import export_model
 
     if name is None and weights is None:
         raise click.UsageError("give --model NAME or --weights FILE")

@@ -16,7 +16,7 @@ def command() -> None:
 
 def _shipped(spec):
     """(path, WeightsInfo) of the weights `--model NAME` uses, or (path, None) when there are none."""
-    from llid_cli.locations import default_weights_path
+    from llid_cli.models.locations import default_weights_path
     from llid_cli.models.weights import read_weights
 
     path = default_weights_path(spec.name) if spec.learned else None
@@ -44,14 +44,14 @@ def _row(name: str, default: str, path: Path | None, info, learned: bool, descri
 def _rows(default: str) -> list[dict]:
     """Every registered model; without torch (the registry builds networks), the models whose
     shipped ONNX graphs run here."""
-    from llid_cli.extras import installed
+    from llid_cli.core.extras import installed
 
     if installed("torch"):
         from llid_cli.models import all_specs
 
         return [_row(spec.name, default, *_shipped(spec), spec.learned, spec.description) for spec in all_specs()]
-    from llid_cli.engine.graphs import described_in
-    from llid_cli.locations import weights_dir
+    from llid_cli.models.graphs import described_in
+    from llid_cli.models.locations import weights_dir
     from llid_cli.models.weights import read_info
 
     rows = []
@@ -68,7 +68,7 @@ def list_models(as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from llid_cli.pipeline import DEFAULT_MODEL
+    from llid_cli.rendering.pipeline import DEFAULT_MODEL
 
     # What to pick first: the default, then the others from the best measured quality down.
     rows = sorted(_rows(DEFAULT_MODEL), key=lambda r: (not r["default"], r["val_psnr"] is None, -(r["val_psnr"] or 0)))
@@ -103,7 +103,7 @@ def info(name: str, as_json: bool, full: bool) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from llid_cli.extras import require
+    from llid_cli.core.extras import require
 
     require("torch", "a model card")
     from llid_cli.models import get_spec
@@ -116,12 +116,13 @@ def info(name: str, as_json: bool, full: bool) -> None:
     card["learned"] = "yes" if spec.learned else "no (classical)"
     if spec.pre:
         card["pre-processing"] = spec.pre
-    card["input multiple"] = f"{spec.input_multiple} (the network pads and crops by itself)"
+    if spec.learned:
+        card["input multiple"] = f"{spec.describe().input_multiple} (the network pads and crops by itself)"
     card["global operations"] = ", ".join(spec.global_ops) or "none (tiles are exact)"
     if meta is not None:
-        from llid_cli.engine.loaded import load
+        from llid_cli.engine.loaded import open_network
 
-        loaded = load(name)  # the network with these weights: the card reads its facts off it
+        loaded = open_network(name)  # the network with these weights: the card reads its facts off it
         card.update(_loaded_facts(loaded))
         params = sum(p.numel() for p in loaded.module.parameters())
         card["weights"] = f"{path} (sha256 {meta.file_sha256[:16]}...)"
@@ -187,19 +188,20 @@ def _loaded_facts(loaded) -> dict[str, object]:
     """What the model loaded with its shipped weights needs and supports, read off the loaded
     network (`llid_cli.engine.loaded.LoadedModel`), not the registry: its own input multiple, how
     the shared controls act on it, how it renders outside training, whether ONNX graphs ship for it."""
+    described = loaded.descriptor
     facts: dict[str, object] = {
-        "input multiple": f"{loaded.input_multiple} (its own; the network pads and crops by itself)",
+        "input multiple": f"{described.input_multiple} (its own; the network pads and crops by itself)",
         "controls": "; ".join([
-            "--exposure: rendered by the network" if loaded.native_exposure
+            "--exposure: rendered by the network" if described.renders("exposure")
             else "--exposure: its output re-rendered in linear light",
-            "--denoise: its filter for the grain brightening lifts (1 by default)" if loaded.noise_filter
+            "--denoise: its filter for the grain brightening lifts (1 by default)" if described.renders("denoise")
             else "--denoise X: adds lynx's filter for that grain (off by default, for speed)"
-            if loaded.noise_filter_arguments is not None else "--denoise: no noise filter (0 only)",
+            if described.noise_filter_arguments is not None else "--denoise: no noise filter (0 only)",
             "--strength: mixed with the input in linear light",
         ]),
     }
-    if getattr(loaded.module, "rendering", None):
-        facts["renders with"] = dict(loaded.module.rendering)
+    if described.rendering:
+        facts["renders with"] = dict(described.rendering)
     facts["onnx graphs"] = "shipped (a torch-free install runs them)" if loaded.graphs else "exported on first use"
     return facts
 
@@ -217,14 +219,14 @@ def pull(name: str, repo: str | None, revision: str, sha256: str | None) -> None
     torch-free install sharing the cache can run them."""
     from rich.console import Console
 
-    from llid_cli.extras import installed
+    from llid_cli.core.extras import installed
     from llid_cli.models.hub import pull as pull_weights
 
     console = Console(stderr=True)
     path = pull_weights(name, repo, revision, sha256)
     console.print(f"{name}: verified and saved to {path}")
     if installed("torch") and installed("onnx"):
-        from llid_cli.engine.graphs import write_graphs
+        from llid_cli.export.shipped import write_graphs
 
         described = write_graphs(name, path)
         console.print(f"{name}: ONNX graphs written beside it ({described.name})")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from llid_cli.io.formats import FORMAT_EXTENSIONS
+from llid_cli.core.settings import Declared, declared, group_type
 
 
 class Finite(click.FloatRange):
@@ -75,60 +75,82 @@ def _parse_grid(ctx, param, value: str) -> tuple[int, int]:
     return parts[0], parts[1]
 
 
-model_options = _compose(
-    click.option("-m", "--model", default=None, metavar="NAME",
-                 help="Zoo model (see `llid models list`) [default: the one --weights names, else the recommended model]."),
-    click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None,
-                 help="A safetensors weights file to use instead of the model's shipped weights."),
-    click.option("--exposure", type=Finite(-4.0, 4.0), default=0.0, show_default=True, metavar="EV",
-                 help="Shift the automatic exposure by EV stops (+1: twice the light, -1: half)."),
-    click.option("--strength", type=Finite(0.0, 1.0), default=1.0, show_default=True,
-                 help="How much of the enhancement to apply, mixed in linear light (0: the input unchanged)."),
-    click.option("--denoise", type=Finite(0.0, 4.0), default=None, metavar="X",
-                 help="Strength of the model's filter for the grain brightening lifts into the shadows: "
-                      "0 off, 2 twice the noise assumed [default: 1 for lynx; other models have none]."),
-    click.option("--night-look/--no-night-look", default=None,
-                 help="Brighten a photo of a dim scene up to 1.5 stops less, so that night still looks like night "
-                      "[default: judged from the exposure settings its camera recorded]; --night-look: also a photo "
-                      "without them (a PNG, an edited file, a frame), judged from the picture; --no-night-look: never."),
-    click.option("--light-colours", is_flag=True,
-                 help="Keep the colour of lights the camera exposed well (lamps, signs, sunsets) as a learned "
-                      "model brightens the photo around them [default: the model's colours, which pale them "
-                      "towards white, as SICE's references do]."),
-    click.option("--pre", type=click.Choice(["none", "clahe"]), default="none", show_default=True,
-                 help="Classical step applied before the model."),
-    click.option("--backend", type=click.Choice(["auto", "torch", "onnx"]), default="auto", show_default=True,
-                 help="Run learned models with PyTorch or ONNX Runtime (exported once, cached); auto: the "
-                      "faster one for the model on this device, as measured."),
-    click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
-                 help="Where learned models run (auto: CUDA when available)."),
-    click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True,
-                 help="Arithmetic of learned models (fp16/bf16 on CUDA)."),
-    click.option("--tile", default="auto", show_default=True, callback=_parse_tile,
-                 help="Tile size in pixels for large photos, auto (from free memory), or 0 (no tiling)."),
-    click.option("--overlap", type=click.IntRange(0, 512), default=32, show_default=True,
-                 help="Minimum overlap between tiles, blended with a smooth ramp."),
-    click.option("--threads", type=click.IntRange(min=0), default=0, callback=_within_machine,
-                 help="CPU threads for the backend, at most this machine's [default: all]."),
-    click.option("--batch-size", type=click.IntRange(1, 256), default=1, show_default=True,
-                 help="Tiles per forward pass."),
-    click.option("--clip-limit", type=Finite(min=0.01), default=2.0, show_default=True,
-                 help="CLAHE clip limit of --model clahe and --pre clahe (clahe-cnn's own step uses the settings saved with its weights)."),
-    click.option("--tile-grid", default="8x8", show_default=True, callback=_parse_grid,
-                 help="CLAHE tile grid, ROWSxCOLS."),
-    click.option("--gain", type=Finite(min=0.01), default=None,
-                 help="Linear brightening factor of the classical step [default: automatic]."),
-    click.option("--target-luma", type=Finite(0.01, 1.0), default=0.45, show_default=True,
-                 help="Mean luma the automatic brightening aims for."),
-)
+def _option(name: str, field, spec: Declared):
+    """The click option of one declared setting (`llid_cli.core.settings`)."""
+    flags = [spec.short, spec.option(name)] if spec.short else [spec.option(name)]
+    flags.append(name)  # the parameter's name: the field's
+    default = field.default if spec.typed is None else spec.typed
+    extra: dict = {}
+    if spec.kind == "flag":
+        return click.option(*flags, is_flag=True, help=spec.help)
+    if spec.kind == "night_look":
+        return click.option(*flags, default=None, help=spec.help)
+    if spec.kind == "choice":
+        extra["type"] = click.Choice(list(spec.choices))
+    elif spec.kind == "path":
+        extra["type"] = click.Path(exists=True, dir_okay=False)
+    elif spec.kind == "tile":
+        extra["callback"] = _parse_tile
+    elif spec.kind == "grid":
+        extra["callback"] = _parse_grid
+    elif spec.kind == "threads":
+        extra.update(type=click.IntRange(min=0), callback=_within_machine)
+    elif spec.bounds is not None:
+        extra["type"] = Finite(*spec.bounds) if spec.number is float else click.IntRange(*spec.bounds)
+    show = spec.show_default and default is not None
+    return click.option(*flags, default=default, show_default=show, metavar=spec.metavar, envvar=spec.envvar,
+                        help=spec.help, **extra)
+
+
+def _options_of(cls) -> list:
+    """The click options of every setting `cls` declares, groups flattened, in declaration order."""
+    made = []
+    for field, spec in declared(cls):
+        made.extend(_options_of(group_type(field)) if spec.kind == "group" else [_option(field.name, field, spec)])
+    return made
+
+
+def _value(field, spec: Declared, typed):
+    """A field's value from what the command line gave."""
+    if spec.kind == "night_look":
+        return {None: "auto", True: "on", False: "off"}[typed]
+    if spec.typed is not None and typed == spec.typed and field.default is None:
+        return None  # a word that stands for None: --pre none, --bit-depth same
+    if spec.kind == "choice" and spec.number is int and typed is not None:
+        return int(typed)
+    return typed
+
+
+def options_from(cls, kwargs: dict):
+    """Pop the settings `cls` declares out of a command's kwargs into a `cls`."""
+    values = {}
+    for field, spec in declared(cls):
+        if spec.kind == "group":
+            values[field.name] = options_from(group_type(field), kwargs)
+        else:
+            values[field.name] = _value(field, spec, kwargs.pop(field.name))
+    try:
+        return cls(**values)
+    except ValueError as exc:  # a dataclass's own check of its values (ClaheSettings)
+        raise click.BadParameter(str(exc)) from exc
+
+
+def _enhance_options_type():
+    from llid_cli.rendering.pipeline import EnhanceOptions
+
+    return EnhanceOptions
+
+
+def _write_options_type():
+    from llid_cli.io import WriteOptions
+
+    return WriteOptions
+
+
+model_options = _compose(*_options_of(_enhance_options_type()))
 
 write_options = _compose(
-    click.option("--format", "fmt", type=click.Choice(sorted(FORMAT_EXTENSIONS)), default=None,
-                 help="Output format [default: from the output's extension; for a camera RAW named after its input, tiff]."),
-    click.option("-q", "--quality", type=click.IntRange(1, 100), default=95, show_default=True,
-                 help="JPEG/WebP/HEIC/AVIF quality."),
-    click.option("--bit-depth", type=click.Choice(["same", "8", "16"]), default="same", show_default=True,
-                 help="Output bit depth (16 for PNG/TIFF; HEIC keeps 10 of them)."),
+    *_options_of(_write_options_type()),
     click.option("--max-pixels", type=Finite(min=1), default=None, envvar="LLID_MAX_PIXELS",
                  help="Refuse images with more pixels than this (decompression-bomb guard) [default: 250e6]."),
 )
@@ -136,31 +158,8 @@ write_options = _compose(
 
 def enhance_options_from(kwargs: dict):
     """Pop the shared model options out of a command's kwargs into an `EnhanceOptions`."""
-    from llid_cli.classical import ClaheSettings
-    from llid_cli.engine.runner import EngineOptions
-    from llid_cli.pipeline import EnhanceOptions
-
-    try:
-        clahe = ClaheSettings(
-            clip_limit=kwargs.pop("clip_limit"), tile_grid=kwargs.pop("tile_grid"),
-            gain=kwargs.pop("gain"), target_luma=kwargs.pop("target_luma"),
-        )
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
-    pre = kwargs.pop("pre")
-    _refuse_classical_brightening_without_classical_step(kwargs.get("model"), pre)
-    return EnhanceOptions(
-        model=kwargs.pop("model"), weights=kwargs.pop("weights"),
-        pre=None if pre == "none" else pre, clahe=clahe,
-        exposure=kwargs.pop("exposure"), strength=kwargs.pop("strength"), denoise=kwargs.pop("denoise"),
-        night_look={None: "auto", True: "on", False: "off"}[kwargs.pop("night_look")],
-        light_colours=kwargs.pop("light_colours"),
-        engine=EngineOptions(
-            backend=kwargs.pop("backend"), device=kwargs.pop("device"), precision=kwargs.pop("precision"),
-            tile=kwargs.pop("tile"), overlap=kwargs.pop("overlap"), threads=kwargs.pop("threads"),
-            batch_size=kwargs.pop("batch_size"),
-        ),
-    )
+    _refuse_classical_brightening_without_classical_step(kwargs.get("model"), kwargs.get("pre"))
+    return options_from(_enhance_options_type(), kwargs)
 
 
 def _refuse_classical_brightening_without_classical_step(model: str | None, pre: str) -> None:
@@ -178,13 +177,9 @@ def _refuse_classical_brightening_without_classical_step(model: str | None, pre:
 
 
 def write_options_from(kwargs: dict, overwrite: bool):
-    from llid_cli.io import WriteOptions
+    from dataclasses import replace
 
-    depth = kwargs.pop("bit_depth")
-    return WriteOptions(
-        format=kwargs.pop("fmt"), quality=kwargs.pop("quality"),
-        bit_depth=None if depth == "same" else int(depth), overwrite=overwrite,
-    )
+    return replace(options_from(_write_options_type(), kwargs), overwrite=overwrite)
 
 
 def max_pixels_from(kwargs: dict) -> int | None:

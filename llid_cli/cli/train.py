@@ -34,7 +34,7 @@ def command(config_path, overrides, run_dir, resume_dir, device, nproc, quiet) -
     """
     from rich.console import Console
 
-    from llid_cli.extras import require
+    from llid_cli.core.extras import require
 
     require("torch", "llid train")
     from llid_cli.distributed import ddp
@@ -98,7 +98,7 @@ def _argv(config_path, overrides, run_dir, resume_dir, device, quiet) -> list[st
 @contextmanager
 def _naming(config_path: Path):
     """A config problem found while building the trainer (model.args, say) names the config file."""
-    from llid_cli.errors import ConfigError
+    from llid_cli.core.errors import ConfigError
 
     try:
         yield
@@ -109,7 +109,13 @@ def _naming(config_path: Path):
 
 
 def _progress(console, quiet: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     progress = Progress(
         TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from llid_cli.errors import ConfigError
+from llid_cli.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from llid_cli import __version__
-from llid_cli.errors import LlidError, NotAvailableError
+from llid_cli.core.errors import LlidError, NotAvailableError
 from llid_cli.io import WriteOptions, header_megapixels
 from llid_cli.io.atomic import remove_leftovers
-from llid_cli.pipeline import EnhanceOptions, FileResult
+from llid_cli.rendering.pipeline import EnhanceOptions, FileResult
 
 RAY_HINT = "install it with: pip install '.[ray]' (from the llid repository)"
 
@@ -46,12 +46,13 @@ class RayOptions:
 class EnhanceWorker:
     """One Ray actor: a `Pipeline` built once, then one file per call."""
 
-    def __init__(self, options: EnhanceOptions, write: WriteOptions, max_pixels: int | None):
-        from llid_cli.pipeline import Pipeline
+    def __init__(self, options: EnhanceOptions, write: WriteOptions, max_pixels: int | None,
+                 workload_megapixels: float | None = None):
+        from llid_cli.rendering.pipeline import Pipeline
 
         self.error: str | None = None
         try:
-            self.pipeline = Pipeline(options, write, max_pixels)
+            self.pipeline = Pipeline(options, write, max_pixels, workload_megapixels)
         except LlidError as exc:  # reported by ready(), as the one-line error a local batch gives
             self.error = str(exc)
 
@@ -70,12 +71,13 @@ class RayBatch:
     """
 
     def __init__(self, ray_options: RayOptions, options: EnhanceOptions, write: WriteOptions,
-                 max_pixels: int | None):
+                 max_pixels: int | None, workload_megapixels: float | None = None):
         self.ray_options = ray_options
         threads = max(1, ray_options.cpus_per_worker)
         self.options = replace(options, engine=replace(options.engine, threads=threads))
         self.write = write
         self.max_pixels = max_pixels
+        self.workload_megapixels = workload_megapixels  # the driver's, so workers plan as a local batch would
         self.actors: list = []
         self.targets: list[Path] = []
         self.flights: dict = {}  # object ref -> (actor index, source, target, output there before) of each file in flight
@@ -126,7 +128,8 @@ class RayBatch:
                             f" and {opts.gpus_per_worker:g} GPU)")
         actor_class = ray.remote(max_restarts=-1, max_task_retries=opts.retries)(EnhanceWorker)
         self.actors = [actor_class.options(num_cpus=opts.cpus_per_worker, num_gpus=opts.gpus_per_worker)
-                       .remote(self.options, self.write, self.max_pixels) for _ in range(workers)]
+                       .remote(self.options, self.write, self.max_pixels, self.workload_megapixels)
+                       for _ in range(workers)]
         for version, error in ray.get([actor.ready.remote() for actor in self.actors]):
             if error:
                 raise LlidError(error)

@@ -7,6 +7,8 @@ from typing import ContextManager, Protocol
 
 import numpy as np
 
+from llid_cli.models.controls import Controls
+
 
 class Backend(Protocol):
     name: str  # "torch" or "onnx"
@@ -18,14 +20,12 @@ class Backend(Protocol):
     def on_cuda(self) -> bool:
         """Runs on a GPU (tiles are then sized from the GPU's free memory)."""
 
-    def run_batch(self, batch: np.ndarray) -> np.ndarray:
-        """(B, h, w, 3) float32 in [0, 1] -> the same shape, enhanced. Raises `TileOutOfMemory`."""
+    def run_batch(self, batch: np.ndarray, controls: Controls = Controls()) -> np.ndarray:
+        """(B, h, w, 3) float32 in [0, 1] -> the same shape, enhanced with `controls` (only those
+        the model renders itself). Raises `TileOutOfMemory`."""
 
-    def global_context(self, whole: np.ndarray) -> ContextManager[None]:
+    def global_context(self, whole: np.ndarray, controls: Controls = Controls()) -> ContextManager[None]:
         """Record the statistics of `whole` (h, w, 3); every `run_batch` inside uses them."""
-
-    def set_exposure(self, ev: float) -> None:
-        """The EV shift a network that renders exposure itself (lynx) runs with from now on."""
 
     def free_memory(self) -> int:
         """Bytes this backend may use for activations."""

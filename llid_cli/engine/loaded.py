@@ -1,152 +1,141 @@
-"""A loaded model and what the engine needs to know about it, learned from the network itself.
+"""A loaded model: its descriptor plus a runtime handle (its network, or its shipped graphs).
 
-Like spandrel's model descriptors: the facts that depend on a model's own arguments (a `unet` with
-`depth: 5` pads to 32, not the 16 of its default) travel with the loaded network instead of living
-in a registry-wide table. Built once per run; the tiler and every backend read it.
-
-With torch installed, the network is built from its weights and the facts are read off it; its
-shipped ONNX graphs come along when they were made from these very weights. Without torch (the
-`llid[onnx]` install) the shipped graphs are the model, and their description supplies the facts.
+The facts come from the model itself, never from a registry-wide table: read off the network that
+was built (`Network.describe`) or, without torch, from its shipped graphs' description, which
+records the same descriptor. `model_facts` is what is known before anything loads, for the plan.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from llid_cli import locations
-from llid_cli.engine.graphs import ShippedGraphs, described_in, find_graphs, made_from
-from llid_cli.errors import ModelError
-from llid_cli.extras import installed, require
-from llid_cli.models.weights import WeightsInfo
+from llid_cli.core.errors import ModelError
+from llid_cli.core.extras import require
+from llid_cli.engine.plan import ModelFacts, Plan
+from llid_cli.models import locations
+from llid_cli.models.controls import Controls
+from llid_cli.models.descriptor import ModelDescriptor
+from llid_cli.models.graphs import ShippedGraphs, described_in, find_graphs, made_from
+from llid_cli.models.weights import WeightsInfo, file_sha256
 
 if TYPE_CHECKING:
-    import torch
+    from llid_cli.models.network import Network
 
 
 @dataclass(eq=False)
 class LoadedModel:
-    name: str  # the zoo name asked for (a variant keeps its own name)
-    module: torch.nn.Module | None  # in eval mode, on the CPU, fp32; None without torch (graphs only)
+    descriptor: ModelDescriptor
     info: WeightsInfo
-    input_multiple: int  # tile origins are aligned to it, so tiles see the whole photo's pooling grid
-    global_stats: bool  # has layers that see the whole photo (context record/replay when tiled)
-    native_exposure: bool  # renders a requested exposure itself (--exposure); others are re-rendered
-    noise_filter: bool = False  # carries a filter for the grain brightening adds, with a strength (--denoise)
-    # The rendering arguments that would give a network built without that filter one (lynx-fast:
-    # `load(..., rendering=these)`); None where there is a filter already or none can be added.
-    noise_filter_arguments: dict | None = None
-    pre_name: str | None = None  # the classical step it was trained after (clahe-cnn: "clahe")
-    pre_settings: dict = field(default_factory=dict)  # ... and that step's settings
-    cpu_backend: str = "torch"  # the faster runtime for it on a CPU (`--backend auto`)
+    module: Network | None = None  # in eval mode, on the CPU, fp32; None: the shipped graphs are the model
     graphs: ShippedGraphs | None = None  # its shipped ONNX graphs, made from exactly these weights
+
+    @property
+    def name(self) -> str:
+        return self.descriptor.name
 
     @cached_property
     def pre(self) -> Callable[[np.ndarray], np.ndarray] | None:
         from llid_cli.classical import model_pre_step
 
-        return model_pre_step(self.pre_name, self.pre_settings)
+        return model_pre_step(self.descriptor.pre, self.descriptor.pre_settings)
 
     @cached_property
     def bytes_per_pixel(self) -> float:
-        """Activation memory per input pixel on the CPU in fp32, from a probe forward (128x128), or
-        as its shipped graphs' description recorded it (measured the same way when they were made).
+        """Activation memory per input pixel on the CPU in fp32: as the shipped graphs' description
+        recorded it, else measured on the network (`probe_bytes_per_pixel`)."""
+        if self.graphs is not None:
+            return self.graphs.descriptor.bytes_per_pixel
+        from llid_cli.models.load import probe_bytes_per_pixel
 
-        Inference frees activations as it goes; a third of the sum of all leaf outputs is a
-        conservative peak for these convolutional networks. Used to size tiles for any backend
-        (ONNX Runtime does not report its own)."""
-        return self.graphs.bytes_per_pixel if self.graphs else _probe(self.module)
-
-
-def _probe(module: torch.nn.Module) -> float:
-    import torch
-
-    side, sizes = 128, []
-    hooks = [m.register_forward_hook(lambda _m, _i, o: sizes.append(o.numel() * o.element_size())
-                                     if isinstance(o, torch.Tensor) else None)
-             for m in module.modules() if not list(m.children())]
-    parameter = next(module.parameters(), None)  # a backend may have moved or cast it
-    like = {"device": parameter.device, "dtype": parameter.dtype} if parameter is not None else {}
-    try:
-        with torch.inference_mode():
-            module(torch.rand(1, 3, side, side, **like))
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return max(sum(sizes) / 3, 1.0) / side**2
+        return probe_bytes_per_pixel(self.module)
 
 
-def load(name: str, weights: str | Path | None = None, graphs_first: bool = False,
-         rendering: dict | None = None) -> LoadedModel:
-    """Zoo model `name` with its shipped (or pulled) weights, or with the weights file `weights`.
+def model_facts(name: str, weights: str | Path | None, controls: Controls = Controls()) -> ModelFacts:
+    """What the plan needs to know of model `name` before it loads, from its shipped graphs."""
+    graphs = _usable_graphs(name, weights)
+    if graphs is None:
+        from llid_cli.core.extras import installed
 
-    `graphs_first`: the caller will run it on ONNX Runtime in fp32, so its shipped graphs serve
-    when they were made from these weights, even with torch installed: importing torch and
-    building the network cost more than enhancing a small photo (2.4 s of a 4.5 s run on a 0.3 MP
-    photo, two threads).
+        cpu_backend = "torch"
+        if installed("torch"):  # without torch, only graphs can run: the plan says so
+            from llid_cli.models.registry import get_spec
 
-    `rendering`: rendering arguments instead of the weights file's (`load_model`), such as
-    `noise_filter_arguments`. It needs the network: shipped graphs render as the file says."""
-    if rendering:
-        require("torch", f"adding a noise filter to '{name}' (--denoise on a model shipped without one)")
-        return _load_network(name, weights, rendering)
-    if installed("torch") and graphs_first:
-        try:
-            return _load_graphs(name, weights)
-        except ModelError:
-            pass  # no such graphs, or made from other weights: the network exports its own
-    return _load_network(name, weights) if installed("torch") else _load_graphs(name, weights)
+            cpu_backend = get_spec(name).cpu_backend
+        return ModelFacts(graphs=False, cpu_backend=cpu_backend)
+    return ModelFacts(graphs=True, cpu_backend=graphs.descriptor.cpu_backend,
+                      graphs_cannot_render=_filter_to_add(graphs.descriptor, controls) is not None)
+
+
+def open_model(name: str, weights: str | Path | None, plan: Plan, controls: Controls = Controls()) -> LoadedModel:
+    """Zoo model `name` as `plan` says: its shipped graphs alone, or its network, built able to
+    render `controls` (the controls the job will ask for) where it can be."""
+    if plan.source == "graphs":
+        return _open_graphs(name, weights)
+    return open_network(name, weights, controls)
+
+
+def _filter_to_add(descriptor: ModelDescriptor, controls: Controls) -> dict | None:
+    """The rendering arguments that give a network a noise filter the job asks for, or None."""
+    if controls.denoise and not descriptor.renders("denoise"):
+        return descriptor.noise_filter_arguments
+    return None
 
 
 def _shipped(name: str) -> ShippedGraphs | None:
     return find_graphs(name, [locations.weights_dir(), locations.pulled_dir()])
 
 
-def _all_shipped() -> list[ShippedGraphs]:
-    return described_in(locations.weights_dir())
+def _graphs_for(name: str, weights: str | Path | None) -> ShippedGraphs | None:
+    """The graphs of `name`; with `weights`, the graphs that read this very file, whatever name
+    they were shipped under."""
+    graphs = _shipped(name)
+    if weights is not None:
+        graphs = next((g for g in described_in(locations.weights_dir())
+                       if g.weights.resolve() == Path(weights).resolve()), graphs)
+    return graphs
 
 
-def _load_network(name: str, weights: str | Path | None, rendering: dict | None = None) -> LoadedModel:
-    from llid_cli.locations import default_weights_path
-    from llid_cli.models import get_spec
-    from llid_cli.models.context import has_global_stats
-    from llid_cli.models.denoise import has_noise_filter
-    from llid_cli.models.weights import load_model
+def _usable_graphs(name: str, weights: str | Path | None) -> ShippedGraphs | None:
+    graphs = _graphs_for(name, weights)
+    if graphs is None:
+        return None
+    path = Path(weights) if weights else graphs.weights
+    return graphs if path.is_file() and made_from(graphs, path, file_sha256(path)) else None
+
+
+def open_network(name: str, weights: str | Path | None = None, controls: Controls = Controls()) -> LoadedModel:
+    """Zoo model `name`'s network (needs torch), with its shipped graphs where they were made
+    from these weights."""
+    require("torch", f"adding a noise filter to '{name}' (--denoise on a model shipped without one)"
+            if controls.denoise else "running a model from its weights")
+    from llid_cli.models.load import load_network
+    from llid_cli.models.registry import get_spec
 
     spec = get_spec(name)
-    path = Path(weights) if weights else default_weights_path(name)
-    if path is None or not path.is_file():
-        raise ModelError(
-            f"model '{name}' has no trained weights here (looked for {path}); "
-            "train them with `llid train` and pass --weights FILE"
-        )
-    module, info = load_model(path, architecture=spec.architecture, arguments=spec.arguments, rendering=rendering)
+    module, info, path = load_network(name, weights)
+    descriptor = module.describe(spec)
+    rendering = _filter_to_add(descriptor, controls)
+    if rendering is not None:
+        module, info, path = load_network(name, weights, rendering)
+        descriptor = module.describe(spec)
     graphs = None if rendering else _shipped(name)  # the shipped graphs render as the file says
-    filtered = has_noise_filter(module)
-    return LoadedModel(
-        name=name, module=module, info=info,
-        input_multiple=int(getattr(module, "multiple", spec.input_multiple)), global_stats=has_global_stats(module),
-        native_exposure=bool(getattr(module, "conditions_on_exposure", False)),
-        noise_filter=filtered,
-        noise_filter_arguments=None if filtered else getattr(module, "noise_filter_arguments", None),
-        pre_name=spec.pre, pre_settings=dict(getattr(module, "pre_settings", {})), cpu_backend=spec.cpu_backend,
-        graphs=graphs if graphs is not None and made_from(graphs, path, info.file_sha256) else None,
-    )
+    if graphs is not None and not made_from(graphs, path, info.file_sha256):
+        graphs = None
+    return LoadedModel(descriptor, info, module, graphs)
 
 
-def _load_graphs(name: str, weights: str | Path | None) -> LoadedModel:
+def _open_graphs(name: str, weights: str | Path | None) -> LoadedModel:
     """Without torch: the model is its shipped graphs, which must have been made from `weights`."""
     from llid_cli.models.weights import read_info
 
-    graphs = _shipped(name)
-    if weights is not None:  # the graphs that read this very file, whatever name it was given under
-        graphs = next((g for g in _all_shipped() if g.weights.resolve() == Path(weights).resolve()), graphs)
+    graphs = _graphs_for(name, weights)
     if graphs is None:
-        shipped = sorted(g.name for g in _all_shipped())
+        shipped = sorted(g.name for g in described_in(locations.weights_dir()))
         raise ModelError(f"model '{name}' has no ONNX graphs here (these do: {', '.join(shipped) or 'none'}); "
                          "other models run from their weights, which needs torch: pip install 'llid[cpu]'")
     path = Path(weights) if weights else graphs.weights
@@ -156,9 +145,6 @@ def _load_graphs(name: str, weights: str | Path | None) -> LoadedModel:
     if not made_from(graphs, path, info.file_sha256):
         raise ModelError("these weights are not the ones the shipped ONNX graphs were made from; running "
                          "other weights needs torch: pip install 'llid[cpu]'", path)
-    return LoadedModel(
-        name=name, module=None, info=info, input_multiple=graphs.input_multiple,
-        global_stats=graphs.global_stats, native_exposure=graphs.native_exposure, noise_filter=graphs.noise_filter,
-        noise_filter_arguments=graphs.noise_filter_arguments,
-        pre_name=graphs.pre, pre_settings=dict(graphs.pre_settings), cpu_backend=graphs.cpu_backend, graphs=graphs,
-    )
+    from dataclasses import replace
+
+    return LoadedModel(replace(graphs.descriptor, name=name), info, None, graphs)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from llid_cli.core.errors import LlidError, NotAvailableError
 from llid_cli.engine.backend import available_host_memory
 from llid_cli.engine.tiling import TileOutOfMemory
-from llid_cli.errors import LlidError, NotAvailableError
+from llid_cli.models.controls import NAMES, Controls
 
 
 def providers_for(device: str) -> list[str]:
@@ -64,7 +65,7 @@ class OnnxBackend:
     cpu_tile_bytes = 256 << 20
 
     def __init__(self, plain: Path | None, capture: Path | None, replay: Path | None, device: str = "auto",
-                 threads: int = 0, fp16: bool = False, exposure: float = 0.0, denoise: float = 1.0):
+                 threads: int = 0, fp16: bool = False):
         self.global_stats = capture is not None
         self.plain = session(plain, device, threads) if plain else None
         self.capture = session(capture, device, threads) if capture else None
@@ -74,24 +75,17 @@ class OnnxBackend:
         self._stats: list[np.ndarray] | None = None
         first = self.plain or self.capture
         self.providers = first.get_providers()
-        # Graphs of a network that renders exposure (lynx) take the EV shift as an input, and those
-        # of one with a noise filter its strength.
-        inputs = {i.name for i in first.get_inputs()}
-        self._settings = {name: np.array([value], self.dtype)
-                          for name, value in (("exposure", exposure), ("denoise", denoise)) if name in inputs}
-        if exposure and "exposure" not in inputs:
-            raise LlidError("this ONNX graph has no exposure input: the engine shifts the output's exposure instead")
-        if denoise != 1.0 and "denoise" not in inputs:
-            raise LlidError("this ONNX graph has no noise filter strength input (made before --denoise existed): "
+        # The graphs of a network take each control it renders (lynx: exposure, denoise) as an input.
+        self._controls = [i.name for i in first.get_inputs() if i.name in NAMES]
+
+    def _feed(self, batch: np.ndarray, controls: Controls) -> dict[str, np.ndarray]:
+        missing = set(controls.asked()) - set(self._controls)
+        if missing:
+            name = sorted(missing)[0]
+            raise LlidError(f"this ONNX graph has no {name} input (made before --{name} existed): "
                             "run it with torch, or export it again")
-
-    def set_exposure(self, ev: float) -> None:
-        if "exposure" not in self._settings:
-            raise LlidError("this ONNX graph has no exposure input: the engine shifts the output's exposure instead")
-        self._settings["exposure"] = np.array([ev], self.dtype)
-
-    def _feed(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        return {"image": np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=self.dtype), **self._settings}
+        values = {name: np.array([controls.value(name)], self.dtype) for name in self._controls}
+        return {"image": np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=self.dtype), **values}
 
     def _run(self, sess, feeds: dict, run_options=None) -> list[np.ndarray]:
         try:
@@ -107,17 +101,17 @@ class OnnxBackend:
         took 0.13 s of a 1.0 s `llid enhance` of a 0.3 MP photo (lynx)."""
         return session(*self._replay) if self._replay else None
 
-    def run_batch(self, batch: np.ndarray) -> np.ndarray:
+    def run_batch(self, batch: np.ndarray, controls: Controls = Controls()) -> np.ndarray:
         if self._stats is not None:
-            feeds = {**self._feed(batch), **{f"stat{i}": s for i, s in enumerate(self._stats)}}
+            feeds = {**self._feed(batch, controls), **{f"stat{i}": s for i, s in enumerate(self._stats)}}
             out = self._run(self.replay, feeds)[0]
         else:
-            out = self._run(self.plain or self.capture, self._feed(batch))[0]
+            out = self._run(self.plain or self.capture, self._feed(batch, controls))[0]
         return np.clip(out.astype(np.float32), 0, 1).transpose(0, 2, 3, 1)
 
     @contextmanager
-    def global_context(self, whole: np.ndarray):
-        outputs = self._run(self.capture, self._feed(whole[None]), self._after_capture)
+    def global_context(self, whole: np.ndarray, controls: Controls = Controls()):
+        outputs = self._run(self.capture, self._feed(whole[None], controls), self._after_capture)
         self._stats = outputs[1:]
         try:
             yield

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from llid_cli.errors import LlidError
+from llid_cli.core.errors import LlidError
 from llid_cli.io.image import from_float, to_float
 
 MIN_TILE = 64
@@ -130,6 +130,7 @@ class Tiler:
         self.overlap = overlap
         self.batch_size = max(1, batch_size)
         self.stats = TileStats()
+        self._run = run_batch
         # Called as (tiles done, tiles planned) after each batch of tiles, for a progress display.
         self.on_progress: Callable[[int, int], None] | None = None
 
@@ -137,7 +138,9 @@ class Tiler:
         # At most a quarter of the tile, so only neighbouring tiles ever overlap.
         return max(0, min(self.overlap, tile // 4))
 
-    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+    def __call__(self, pixels: np.ndarray, run_batch: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+        """`run_batch`: this photo's instead of the tiler's own (a runtime with this call's controls)."""
+        self._run = run_batch or self.run_batch
         height, width = pixels.shape[:2]
         out = np.empty_like(pixels)
         tile = self.tile
@@ -204,7 +207,7 @@ class Tiler:
         if not pending:
             return
         batch = pending[0][2][None] if len(pending) == 1 else np.stack([p[2] for p in pending])
-        result = self.run_batch(batch)
+        result = self._run(batch)
         self.stats.tiles += len(pending)
         for (left, right, _, (wy, wx)), tile_out in zip(pending, result):
             _blend_into(band[:, left:right], tile_out, wy, wx)

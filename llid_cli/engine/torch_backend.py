@@ -7,10 +7,11 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from llid_cli.core.errors import LlidError
 from llid_cli.engine.backend import available_host_memory
 from llid_cli.engine.tiling import TileOutOfMemory
-from llid_cli.errors import LlidError
-from llid_cli.models.context import has_global_stats, recorded_context
+from llid_cli.models.controls import Controls
+from llid_cli.models.layers.context import has_global_stats, recorded_context
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -45,21 +46,16 @@ class TorchBackend:
             # NHWC lets oneDNN pick its faster convolution kernels on the CPU.
             self.model = self.model.to(memory_format=torch.channels_last)
 
-    def set_exposure(self, ev: float) -> None:
-        if not hasattr(self.model, "exposure_shift"):
-            raise LlidError("this network does not render exposure: the engine shifts its output instead")
-        self.model.exposure_shift = float(ev)
-
     def _tensor(self, batch: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).to(self.device, self.dtype)
         return tensor.contiguous(memory_format=torch.channels_last) if self.device.type == "cpu" else tensor
 
-    def run_batch(self, batch: np.ndarray) -> np.ndarray:
+    def run_batch(self, batch: np.ndarray, controls: Controls = Controls()) -> np.ndarray:
         """(B, h, w, 3) float32 in [0, 1] -> the same shape enhanced."""
         try:
             with torch.inference_mode():
                 # In place: the output is the network's own tensor (a clamped copy was another pass).
-                out = self.model(self._tensor(batch)).float().clamp_(0, 1)
+                out = self.model(self._tensor(batch), controls).float().clamp_(0, 1)
                 # NHWC in memory, so the array the tiler blends is contiguous (a strided one took
                 # 20x as long to add up); a no-op for a network that kept the CPU's channels-last.
                 out = out.contiguous(memory_format=torch.channels_last)
@@ -71,13 +67,13 @@ class TorchBackend:
             raise TileOutOfMemory from None
 
     @contextmanager
-    def global_context(self, whole: np.ndarray):
+    def global_context(self, whole: np.ndarray, controls: Controls = Controls()):
         """Record the global statistics of `whole` (h, w, 3) and use them for every tile inside.
 
         An out-of-memory while recording is a `TileOutOfMemory`, so that the runner can measure the
         context at a smaller size."""
         try:
-            with recorded_context(self.model, self._tensor(whole[None])):
+            with recorded_context(self.model, self._tensor(whole[None]), controls):
                 yield
         except torch.OutOfMemoryError:  # only the recording pass: tiles report theirs as TileOutOfMemory
             if self.device.type == "cuda":

@@ -11,8 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from llid_cli.errors import LlidError
-
+from llid_cli.core.errors import LlidError
 from llid_cli.io import is_readable_name
 
 

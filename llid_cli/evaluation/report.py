@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from llid_cli.errors import LlidError
+from llid_cli.core.errors import LlidError
 from llid_cli.evaluation.scoring import CaseResult
 from llid_cli.evaluation.table import columns, fmt
 from llid_cli.io.atomic import atomic_write_bytes

@@ -13,7 +13,12 @@ from typing import Iterator
 from llid_cli.evaluation.pairing import images_under, inputs_of, pair
 from llid_cli.evaluation.scoring import CaseResult, score, score_no_reference, summarize
 from llid_cli.io import WriteOptions
-from llid_cli.pipeline import EnhanceOptions, FileResult, Pipeline, sized_for
+from llid_cli.rendering.pipeline import (
+    EnhanceOptions,
+    FileResult,
+    Pipeline,
+    workload_megapixels,
+)
 
 
 @dataclass(frozen=True)
@@ -33,8 +38,8 @@ class EnhancedFolder:
     def __init__(self, folder: Path, out_dir: Path, options: EnhanceOptions, max_pixels: int | None = None):
         self.folder, self.out_dir = folder, out_dir
         self.jobs = [(s, out_dir / s.relative_to(folder).with_suffix(".png")) for s in inputs_of(folder)]
-        options = sized_for(options, [source for source, _ in self.jobs])
-        self.pipeline = Pipeline(options, WriteOptions(format="png", overwrite=True), max_pixels)
+        workload = workload_megapixels(options, [source for source, _ in self.jobs])
+        self.pipeline = Pipeline(options, WriteOptions(format="png", overwrite=True), max_pixels, workload)
         self.inputs: dict[str, Path] = {}
         self.failed: list[CaseResult] = []
 
@@ -87,8 +92,8 @@ def evaluate(pred_dir: Path, options: EvalOptions, enhanced: EnhancedFolder | No
 
 
 def _lpips(options: EvalOptions):
-    from llid_cli.errors import NotAvailableError
-    from llid_cli.extras import require
+    from llid_cli.core.errors import NotAvailableError
+    from llid_cli.core.extras import require
 
     if options.lpips is False:
         return None, "not asked for"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from llid_cli.errors import LlidError
+from llid_cli.core.errors import LlidError
 from llid_cli.evaluation.pairing import Case
 from llid_cli.io import read_image
 from llid_cli.metrics import level_error, mae, psnr, ssim, to_uint8

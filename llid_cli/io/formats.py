@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llid_cli.errors import UnsupportedFormatError
-from llid_cli.extras import install_hint
+from llid_cli.core.errors import UnsupportedFormatError
+from llid_cli.core.extras import install_hint
 
 READ_FORMATS: dict[str, str] = {
     ".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg",

@@ -18,13 +18,22 @@ from pathlib import Path
 
 import numpy as np
 
-from llid_cli.errors import ImageReadError, ImageTooLargeError, UnsupportedFormatError
+from llid_cli.core.errors import (
+    ImageReadError,
+    ImageTooLargeError,
+    UnsupportedFormatError,
+)
 from llid_cli.io.formats import INSTALL, READ_FORMATS, enable_pillow_codec, read_format
 from llid_cli.io.image import Image, from_float, to_float
 from llid_cli.io.iptc import TIFF_TAG as TIFF_IPTC_TAG
 from llid_cli.io.iptc import bounded, iptc_of_pillow
-from llid_cli.io.metadata import (apply_orientation, exif_upright, exposure_settings, exposure_settings_from,
-                                  icc_describing)
+from llid_cli.io.metadata import (
+    apply_orientation,
+    exif_upright,
+    exposure_settings,
+    exposure_settings_from,
+    icc_describing,
+)
 from llid_cli.io.native import LIBPNG_MAX_SIDE, native_stderr
 from llid_cli.io.tiff_exif import DESCRIPTIVE_TAGS, exif_of_tiff
 from llid_cli.io.xmp import xmp_for_output, xmp_of_pillow

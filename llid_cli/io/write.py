@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from llid_cli.errors import ImageWriteError
+from llid_cli.core.settings import setting
+from llid_cli.core.errors import ImageWriteError
 from llid_cli.io.atomic import atomic_write_bytes
-from llid_cli.io.formats import HIGH_DEPTH_FORMATS, enable_pillow_codec, write_format
+from llid_cli.io.formats import FORMAT_EXTENSIONS, HIGH_DEPTH_FORMATS, enable_pillow_codec, write_format
 from llid_cli.io.image import Image, convert_depth
 from llid_cli.io.iptc import TIFF_TAG as IPTC_TIFF_TAG
 from llid_cli.io.iptc import jpeg_segment
@@ -22,10 +23,15 @@ from llid_cli.io.xmp import JPEG_MAX_BYTES
 
 @dataclass(frozen=True)
 class WriteOptions:
-    format: str | None = None  # None: from the extension
-    quality: int = 95  # JPEG / WebP / HEIC / AVIF
-    bit_depth: int | None = None  # None: same as the input where the format allows
-    overwrite: bool = False  # allow replacing an *input* file
+    # None: from the extension. Not recorded as a setting: the format is part of an output's name.
+    format: str | None = setting(None, kind="choice", choices=tuple(sorted(FORMAT_EXTENSIONS)), show_default=False,
+                                 help="Output format [default: from the output's extension; for a camera RAW "
+                                      "named after its input, tiff].")
+    quality: int = setting(95, short="-q", bounds=(1, 100), number=int, recorded=True,
+                           help="JPEG/WebP/HEIC/AVIF quality.")
+    bit_depth: int | None = setting(None, kind="choice", choices=("same", "8", "16"), typed="same", number=int,
+                                    recorded=True, help="Output bit depth (16 for PNG/TIFF; HEIC keeps 10 of them).")
+    overwrite: bool = False  # allow replacing an *input* file (each command says when)
 
 
 def resolved(path: str | os.PathLike) -> Path | None:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from llid_cli.errors import NotAvailableError
+from llid_cli.core.errors import NotAvailableError
 
 # torchvision's AlexNet `features`: (index, in, out, kernel, stride, padding); ReLU after each conv.
 _ALEX_CONVS = [(0, 3, 64, 11, 4, 2), (3, 64, 192, 5, 1, 2), (6, 192, 384, 3, 1, 1), (8, 384, 256, 3, 1, 1), (10, 256, 256, 3, 1, 1)]

@@ -1,28 +1,20 @@
 """The model zoo: one file per architecture, registered by name.
 
-Architecture modules import torch, so they are loaded on first use of the registry, not when
-`llid_cli.models` is imported.
+Architecture modules import torch, so one is imported when a name of its is first resolved, and
+only that one: running lynx does not import MIRNet.
 """
 
 from __future__ import annotations
 
-import importlib
+from llid_cli.models.registry import (
+                                     ARCHITECTURES,
+                                     ModelSpec,
+                                     all_specs,
+                                     get_spec,
+                                     load_architecture,
+                                     load_architectures,
+                                     register,
+)
 
-# One entry per architecture file in this package.
-ARCHITECTURES = ["classical", "two_stage", "mirnet", "resse", "unet", "clahe_cnn", "lynx"]
-
-_loaded = False
-
-
-def load_architectures() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for module in ARCHITECTURES:
-        importlib.import_module(f"llid_cli.models.{module}")
-
-
-from llid_cli.models.registry import ModelSpec, all_specs, get_spec, register  # noqa: E402
-
-__all__ = ["ARCHITECTURES", "ModelSpec", "all_specs", "get_spec", "load_architectures", "register"]
+__all__ = ["ARCHITECTURES", "ModelSpec", "all_specs", "get_spec", "load_architecture", "load_architectures",
+           "register"]

@@ -2,7 +2,7 @@
 
 Config files, `--set` overrides and weights metadata give plain YAML/JSON values: lists where a
 constructor wants tuples, ints where it wants floats, and sometimes a wrong type or an absurd size.
-Each argument is validated against its constructor annotation made strict (`llid_cli.schema`):
+Each argument is validated against its constructor annotation made strict (`llid_cli.core.schema`):
 lists become tuples, ints become floats, everything else must already be of the right type, and
 every integer is a size bounded by `MAX_SIZE` before anything is allocated. A failure names the
 model, the argument and what was expected.
@@ -18,8 +18,16 @@ from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from llid_cli.errors import ModelError
-from llid_cli.schema import MAX_SIZE, Flag, Number, Size, Text, describe, first_error
+from llid_cli.core.errors import ModelError
+from llid_cli.core.schema import (
+    MAX_SIZE,
+    Flag,
+    Number,
+    Size,
+    Text,
+    describe,
+    first_error,
+)
 
 MAX_INT_ARGUMENT = MAX_SIZE  # no zoo preset comes near; `ModelSpec.construct` also bounds the parameter count
 

@@ -12,9 +12,9 @@ import os
 import re
 from pathlib import Path
 
-from llid_cli.errors import ModelError
+from llid_cli.core.errors import ModelError
 from llid_cli.io.atomic import atomic_write_bytes
-from llid_cli.locations import hub_cache_dir, pulled_dir
+from llid_cli.models.locations import hub_cache_dir, pulled_dir
 from llid_cli.models.weights import file_sha256, read_weights
 
 DEFAULT_REPO = "llid/weights"

@@ -1,16 +1,17 @@
 """The model zoo's registry: one `ModelSpec` per architecture, filled by a decorator in its file.
 
-Adding an architecture is one new file in this package (a class decorated with `@register`) plus
-one entry in `ARCHITECTURES` in `__init__.py`. A second set of trained weights for an architecture
+Adding an architecture is one new file in `architectures/` (a `Network` decorated with `@register`)
+plus its name in `ARCHITECTURES` below. A second set of trained weights for an architecture
 (trained on other data, for other photos) is a variant: `add_variant` below its class.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from llid_cli.errors import ModelError
+from llid_cli.core.errors import ModelError
 from llid_cli.models.arguments import check_arguments
 
 
@@ -21,7 +22,6 @@ class ModelSpec:
     origin: str  # the published design it follows
     builder: Callable[..., Any] | None  # the nn.Module class; None for classical models
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)  # "default", "tiny", maybe "paper"
-    input_multiple: int = 1  # the network pads to this itself; recorded for the tiler
     global_ops: tuple[str, ...] = ()  # operations that see the whole image (tiling must respect them)
     weights: str | None = None  # default weights file name in weights/
     pre: str | None = None  # classical step the model expects before it ("clahe")
@@ -79,10 +79,45 @@ class ModelSpec:
             raise ModelError(f"these '{self.name}' arguments give {count / 1e6:,.0f} M parameters, "
                              f"over the limit of {MAX_PARAMETERS // 10**6} M: {args}")
 
+    def describe(self, preset: str = "default"):
+        """The descriptor of this entry's network built from `preset`, on PyTorch's meta device
+        (shapes only, no memory): what a model card says before any weights load."""
+        import torch
+
+        with torch.device("meta"):
+            return self.build(preset).describe(self)
+
     def parameter_count(self, preset: str = "default") -> int:
         if self.builder is None:
             return 0
         return sum(p.numel() for p in self.build(preset).parameters())
+
+
+# Model name -> the file in this package that registers it (a variant's is its architecture's).
+# tests/test_models.py checks that each file registers exactly the names listed for it.
+ARCHITECTURES = {
+    "clahe": "classical",
+    "two-stage": "two_stage",
+    "mirnet": "mirnet",
+    "resse": "resse", "resse-night": "resse",
+    "unet": "unet",
+    "clahe-cnn": "clahe_cnn",
+    "lynx": "lynx", "lynx-fast": "lynx",
+}
+
+
+def load_architecture(name: str) -> bool:
+    """Import the file that registers model `name`; False for a name the zoo does not have."""
+    module = ARCHITECTURES.get(name)
+    if module is None:
+        return False
+    importlib.import_module(f"llid_cli.models.architectures.{module}")
+    return True
+
+
+def load_architectures() -> None:
+    for module in dict.fromkeys(ARCHITECTURES.values()):
+        importlib.import_module(f"llid_cli.models.architectures.{module}")
 
 
 MAX_PARAMETERS = 200_000_000  # 800 MB of fp32 weights; the zoo's largest preset has about 2 M
@@ -118,9 +153,9 @@ def add_spec(spec: ModelSpec) -> ModelSpec:
 
 
 def get_spec(name: str) -> ModelSpec:
-    _load_all()
-    if name not in _REGISTRY:
-        raise ModelError(f"unknown model '{name}' (available: {', '.join(sorted(_REGISTRY))})")
+    """The zoo entry `name`, importing only the file that registers it."""
+    if name not in _REGISTRY and not load_architecture(name):
+        raise ModelError(f"unknown model '{name}' (available: {', '.join(sorted(ARCHITECTURES))})")
     return _REGISTRY[name]
 
 
@@ -130,6 +165,4 @@ def all_specs() -> list[ModelSpec]:
 
 
 def _load_all() -> None:
-    from llid_cli.models import load_architectures
-
     load_architectures()

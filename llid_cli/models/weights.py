@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llid_cli.errors import ModelError
+from llid_cli.core.errors import ModelError
 
 if TYPE_CHECKING:  # torch is imported where tensors are made: reading a header needs no torch
     import torch
@@ -185,7 +185,7 @@ def load_model(path: str | os.PathLike, expected_sha256: str | None = None, arch
         model = spec.construct({**(arguments or {}), **info.arch_args, **(rendering or {})})
     except ModelError as exc:
         raise ModelError(f"weights metadata: {exc}", path) from exc
-    unknown = set(rendering or {}) - set(getattr(model, "rendering_arguments", ()))
+    unknown = set(rendering or {}) - set(model.rendering_arguments)
     if unknown:
         raise ModelError(f"'{info.architecture}' cannot be rendered with other {', '.join(sorted(unknown))}", path)
     try:

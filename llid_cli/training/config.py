@@ -2,7 +2,7 @@
 
 Blocks mirror constructors (`type:` plus arguments). Unknown or misspelt keys are errors naming
 the key, so a typo never silently falls back to a default; scalars are strict (no "12" for an
-integer) and every size and rate is bounded (see `llid_cli.schema`). `--set a.b=value` overrides
+integer) and every size and rate is bounded (see `llid_cli.core.schema`). `--set a.b=value` overrides
 any field (the value is parsed as YAML: numbers, lists and booleans work).
 """
 
@@ -16,8 +16,19 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass as _pydantic_dataclass
 
-from llid_cli.errors import ConfigError
-from llid_cli.schema import MAX_SIZE, Flag, Integer, Number, Text, bounded, describe, first_error, length, where
+from llid_cli.core.errors import ConfigError
+from llid_cli.core.schema import (
+    MAX_SIZE,
+    Flag,
+    Integer,
+    Number,
+    Text,
+    bounded,
+    describe,
+    first_error,
+    length,
+    where,
+)
 
 dataclass = _pydantic_dataclass(config=ConfigDict(extra="forbid"))
 
@@ -210,7 +221,7 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
 
 
 def _validate(config: TrainConfig) -> None:
-    from llid_cli.errors import ModelError
+    from llid_cli.core.errors import ModelError
     from llid_cli.models import get_spec
 
     try:

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from llid_cli.errors import ConfigError
+from llid_cli.core.errors import ConfigError
 from llid_cli.io import is_readable_name, read_image
 from llid_cli.io.image import from_float, to_float
 from llid_cli.training.config import SourceConfig

@@ -23,14 +23,19 @@ import numpy as np
 import torch
 
 from llid_cli.classical import model_pre_step
+from llid_cli.core.errors import ConfigError, ModelError
 from llid_cli.distributed import ddp
-from llid_cli.errors import ConfigError, ModelError
 from llid_cli.io.atomic import atomic_write_bytes
 from llid_cli.metrics import psnr, ssim, to_uint8
 from llid_cli.models import get_spec
 from llid_cli.models.weights import save_weights
 from llid_cli.training.config import TrainConfig, load_config
-from llid_cli.training.data import ImageStore, StepSampler, TrainPairs, validation_images
+from llid_cli.training.data import (
+    ImageStore,
+    StepSampler,
+    TrainPairs,
+    validation_images,
+)
 from llid_cli.training.ema import EMA
 from llid_cli.training.logs import RunLog
 from llid_cli.training.losses import CompositeLoss
@@ -60,8 +65,8 @@ class _WithEstimate(torch.nn.Module):
         self.estimate = estimate
 
     def forward(self, x: torch.Tensor, *told: torch.Tensor):
-        out = self.model(x, *told)
-        return out, getattr(self.model, "predicted_exposure", None) if self.estimate else None
+        out = self.model(x, exposure=told[0]) if told else self.model(x)
+        return out, self.model.predicted_exposure if self.estimate else None
 
 
 class Trainer:
@@ -114,9 +119,9 @@ class Trainer:
         self.step = 0
         self.best: dict = {"psnr": -math.inf}
         self.train_seconds = 0.0
-        self.pre = model_pre_step(self.spec.pre, getattr(self.model, "pre_settings", {}))
+        self.pre = model_pre_step(self.spec.pre, self.model.pre_settings)
         # Exposure-conditioned networks (lynx) are told the reference's exposure while training.
-        self.conditioned = bool(getattr(self.model, "conditions_on_exposure", False))
+        self.conditioned = "exposure" in self.model.controls
         self.use_amp = config.train.amp and self.device.type == "cuda"
         self.forward = _WithEstimate(self.model, self.conditioned and self.loss.reads_exposure_estimate)
         if group is not None:
@@ -259,7 +264,7 @@ class Trainer:
         With `train.exposure_jitter`, half the references are re-rendered brighter or darker, drawn
         from (seed, step) so that a resumed run draws the same shifts.
         """
-        from llid_cli.models.blocks import exposure_of, shift_exposure
+        from llid_cli.models.layers.blocks import exposure_of, shift_exposure
 
         measured = exposure_of(ref.float())
         jitter = self.config.train.exposure_jitter
@@ -338,7 +343,7 @@ class Trainer:
         def same_arguments() -> bool:
             # Compared as the constructor takes them: the file's JSON lists against YAML or preset
             # tuples; arguments that only choose how the output is rendered are not compared.
-            rendering = getattr(self.spec.builder, "rendering_arguments", frozenset())
+            rendering = self.spec.builder.rendering_arguments
             try:
                 found = check_arguments(self.spec.name, self.spec.builder, info.arch_args)
             except ModelError:

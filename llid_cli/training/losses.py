@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llid_cli.errors import ConfigError
+from llid_cli.core.errors import ConfigError
 
 
 class L1(nn.Module):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from llid_cli.tone import linear_to_srgb, srgb_to_linear
+from llid_cli.rendering.tone import linear_to_srgb, srgb_to_linear
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llid_cli.models.blocks import SqueezeExcitation, conv3x3, crop_to, pad_to_multiple
+from llid_cli.models.controls import Controls
+from llid_cli.models.layers.blocks import (
+    SqueezeExcitation,
+    conv3x3,
+    crop_to,
+    pad_to_multiple,
+)
+from llid_cli.models.network import Network
 from llid_cli.models.registry import register
 
 
@@ -41,12 +48,11 @@ class ResidualConvBlock(nn.Module):
     description="Residual U-Net: conv+BN+ReLU blocks, max-pool encoder, skip concatenations, sigmoid output, SE gate.",
     origin="U-Net (Ronneberger et al., MICCAI 2015) with residual blocks (seed design 4)",
     presets={"default": {"base": 24, "depth": 4, "context": True}, "tiny": {"base": 4, "depth": 2, "context": True}},
-    input_multiple=16,
     cpu_backend="onnx",
     global_ops=("squeeze-and-excitation at the bottleneck (context=True)",),
     weights="unet.safetensors",
 )
-class ResUNet(nn.Module):
+class ResUNet(Network):
     # context defaults to False so that weights saved before the option existed still load.
     def __init__(self, base: int = 24, depth: int = 4, context: bool = False):
         super().__init__()
@@ -60,7 +66,7 @@ class ResUNet(nn.Module):
         )
         self.out = nn.Conv2d(widths[0], 3, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, controls: Controls | None = None) -> torch.Tensor:
         x, size = pad_to_multiple(x, self.multiple)
         skips = []
         h = x

@@ -47,7 +47,7 @@ def keep_whites(original: np.ndarray, enhanced: np.ndarray, darker_by: float = 0
     before = to_float(original.reshape(-1, 3)[where])
     after = to_float(enhanced.reshape(-1, 3)[where])
     if darker_by < 0:  # the floor in linear light, scaled by the requested exposure
-        from llid_cli.tone import linear_to_srgb, srgb_to_linear
+        from llid_cli.rendering.tone import linear_to_srgb, srgb_to_linear
 
         before = linear_to_srgb(srgb_to_linear(before) * np.float32(2.0**darker_by))
     raised = after + np.maximum(before - after, 0.0) * weights[:, None]

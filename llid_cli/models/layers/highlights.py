@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from llid_cli.models.context import GlobalStats
+from llid_cli.models.layers.context import GlobalStats
 
 POOL = 8  # the top value is a mean over 8x8 blocks: one noisy pixel does not set it
 UNCLIPPED = 0.95  # input areas whose brightest channel reaches this were clipped by the camera

@@ -30,8 +30,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llid_cli.models.blocks import conv3x3, crop_to, luma, pad_to_multiple, rgb_to_ycbcr, ycbcr_to_rgb
-from llid_cli.models.context import GlobalStats
+from llid_cli.models.controls import Controls
+from llid_cli.models.layers.blocks import (
+    conv3x3,
+    crop_to,
+    luma,
+    pad_to_multiple,
+    rgb_to_ycbcr,
+    ycbcr_to_rgb,
+)
+from llid_cli.models.layers.context import GlobalStats
+from llid_cli.models.network import Network
 from llid_cli.models.registry import register
 
 
@@ -194,12 +203,11 @@ class SFTRefiner(nn.Module):
         "default": {"denoise_channels": 16, "basis": 8, "unet_base": 16, "unet_depth": 3, "refine_channels": 24, "refine_blocks": 3},
         "tiny": {"denoise_channels": 4, "basis": 4, "unet_base": 4, "unet_depth": 2, "refine_channels": 8, "refine_blocks": 1},
     },
-    input_multiple=8,
     cpu_backend="onnx",
     global_ops=("subspace projection (LSDB)", "global airlight A"),
     weights="two-stage.safetensors",
 )
-class TwoStageNet(nn.Module):
+class TwoStageNet(Network):
     def __init__(self, denoise_channels: int = 16, basis: int = 8, unet_base: int = 16, unet_depth: int = 3,
                  refine_channels: int = 24, refine_blocks: int = 3, t_min: float = 0.05):
         super().__init__()
@@ -223,5 +231,5 @@ class TwoStageNet(nn.Module):
         out["airlight"] = airlight
         return out
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, controls: Controls | None = None) -> torch.Tensor:
         return self.stages(x)["output"]

@@ -28,7 +28,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from llid_cli.models.blocks import SqueezeExcitation, conv3x3
+from llid_cli.models.controls import Controls
+from llid_cli.models.layers.blocks import SqueezeExcitation, conv3x3
+from llid_cli.models.network import Network
 from llid_cli.models.registry import register
 
 
@@ -40,13 +42,12 @@ from llid_cli.models.registry import register
         "default": {"widths": (64, 64, 128), "context": True, "pre_grid": (2, 2)},
         "tiny": {"widths": (8, 8, 16), "context": True},
     },
-    input_multiple=1,
     cpu_backend="onnx",
     global_ops=("squeeze-and-excitation on the last hidden features (context=True)",),
     weights="clahe-cnn.safetensors",
     pre="clahe",
 )
-class ClaheCNN(nn.Module):
+class ClaheCNN(Network):
     def __init__(self, widths: tuple[int, ...] = (64, 64, 128), context: bool = False,
                  pre_grid: tuple[int, int] = (8, 8), pre_clip: float = 2.0):
         super().__init__()
@@ -61,5 +62,5 @@ class ClaheCNN(nn.Module):
         layers.append(conv3x3(cin, 3))
         self.body = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, controls: Controls | None = None) -> torch.Tensor:
         return (x - self.body(x)).clamp(0.0, 1.0)

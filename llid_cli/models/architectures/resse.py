@@ -18,7 +18,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from llid_cli.models.blocks import SqueezeExcitation, conv3x3
+from llid_cli.models.controls import Controls
+from llid_cli.models.layers.blocks import SqueezeExcitation, conv3x3
+from llid_cli.models.network import Network
 from llid_cli.models.registry import add_variant, register
 
 
@@ -39,12 +41,11 @@ class SEResidualBlock(nn.Module):
     description="Residual network with Squeeze-and-Excitation blocks at constant resolution; predicts a residual.",
     origin="residual learning + Squeeze-and-Excitation (Hu et al., CVPR 2018) low-light network (seed design 3)",
     presets={"default": {"channels": 48, "blocks": 8}, "tiny": {"channels": 8, "blocks": 2}},
-    input_multiple=1,
     cpu_backend="onnx",
     global_ops=("squeeze-and-excitation",),
     weights="resse.safetensors",
 )
-class ResSE(nn.Module):
+class ResSE(Network):
     def __init__(self, channels: int = 48, blocks: int = 8, reduction: int = 8):
         super().__init__()
         self.head = nn.Sequential(conv3x3(3, channels), nn.LeakyReLU(0.2, inplace=True))
@@ -54,7 +55,7 @@ class ResSE(nn.Module):
             self.tail.weight.mul_(0.1)
             self.tail.bias.zero_()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, controls: Controls | None = None) -> torch.Tensor:
         features = self.head(x)
         residual = self.tail(self.body(features) + features)
         return (x + residual).clamp(0.0, 1.0)

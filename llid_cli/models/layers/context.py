@@ -51,12 +51,13 @@ def _set_mode(model: nn.Module, mode: str) -> None:
 
 
 @contextmanager
-def recorded_context(model: nn.Module, whole: torch.Tensor):
-    """Record the statistics of `whole` (1 x 3 x h x w), then replay them inside the block."""
+def recorded_context(model: nn.Module, whole: torch.Tensor, controls=None):
+    """Record the statistics of `whole` (1 x 3 x h x w) rendered with `controls`, then replay them
+    inside the block."""
     _set_mode(model, "record")
     try:
         with torch.inference_mode():
-            model(whole)
+            model(whole, controls)
         _set_mode(model, "replay")
         yield
     finally:
@@ -76,10 +77,10 @@ class ContextCapture(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, image: torch.Tensor):
+    def forward(self, image: torch.Tensor, controls=None):
         _set_mode(self.model, "record")
         try:
-            out = self.model(image)
+            out = self.model(image, controls)
             return (out, *recorded_stats(self.model))
         finally:
             _set_mode(self.model, "live")
@@ -105,7 +106,7 @@ class ContextReplay(nn.Module):
                 _set_mode(self.model, "live")
         return shapes
 
-    def forward(self, tiles: torch.Tensor, *stats: torch.Tensor):
+    def forward(self, tiles: torch.Tensor, *stats: torch.Tensor, controls=None):
         layers = global_layers(self.model)
         index = 0
         for layer, count in zip(layers, self.layout):
@@ -113,6 +114,6 @@ class ContextReplay(nn.Module):
             index += count
         _set_mode(self.model, "replay")
         try:
-            return self.model(tiles)
+            return self.model(tiles, controls)
         finally:
             _set_mode(self.model, "live")

@@ -26,8 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llid_cli.models.blocks import conv3x3, crop_to, pad_to_multiple
-from llid_cli.models.context import GlobalStats
+from llid_cli.models.controls import Controls
+from llid_cli.models.layers.blocks import conv3x3, crop_to, pad_to_multiple
+from llid_cli.models.layers.context import GlobalStats
+from llid_cli.models.network import Network
 from llid_cli.models.registry import register
 
 
@@ -192,11 +194,10 @@ class RecursiveResidualGroup(nn.Module):
         "paper": {"channels": 64, "groups": 3, "blocks": 2, "height": 3, "width": 2, "chan_factor": 2},
         "tiny": {"channels": 4, "groups": 1, "blocks": 1, "height": 2, "width": 2, "chan_factor": 2},
     },
-    input_multiple=4,
     global_ops=("channel attention (DAU)", "selective kernel fusion"),
     weights="mirnet.safetensors",
 )
-class MIRNet(nn.Module):
+class MIRNet(Network):
     def __init__(self, channels: int = 16, groups: int = 2, blocks: int = 2, height: int = 3, width: int = 2,
                  chan_factor: int = 2):
         super().__init__()
@@ -207,7 +208,7 @@ class MIRNet(nn.Module):
         )
         self.tail = conv3x3(channels, 3)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, controls: Controls | None = None) -> torch.Tensor:
         padded, size = pad_to_multiple(x, self.multiple)
         residual = self.tail(self.body(self.head(padded)))
         return crop_to((padded + residual).clamp(0.0, 1.0), size)

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from llid_cli.io.image import LUMA_WEIGHTS
-from llid_cli.models.blocks import rgb_to_ycbcr, ycbcr_to_rgb
+from llid_cli.models.layers.blocks import rgb_to_ycbcr, ycbcr_to_rgb
 
 SCALE = 2  # the filter's coefficients are computed at half resolution (He and Sun's fast guided filter)
 GAIN_POOL = 8  # the gain is measured on 8x8 means, interpolated: the noise itself must not set it
@@ -110,12 +110,6 @@ class AmplifiedNoiseFilter(torch.nn.Module):
         # channels-last tiles as the weighted sum of three strided channel slices.
         change = torch.addcmul(constant, a_chroma_less_1, y).add_(a_luma * F.conv2d(y, self.luma_weights.float()))
         return torch.clamp(change, min=-limit, max=limit).add_(y).to(dtype)
-
-
-def has_noise_filter(model: torch.nn.Module) -> bool:
-    """Whether a network carries this filter with a settable strength (`denoise_strength`, which
-    the engine sets from `--denoise` and exports take as the graph input "denoise")."""
-    return isinstance(getattr(model, "denoise", None), AmplifiedNoiseFilter) and hasattr(model, "denoise_strength")
 
 
 def _box(image: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor, radius: int) -> torch.Tensor:

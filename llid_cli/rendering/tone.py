@@ -5,7 +5,7 @@ linear luminance (Rec. 709 weights on linearised sRGB), so +1 EV is twice the li
 that renders a photo `ev` stops brighter or darker (`--exposure` for models that are not
 conditioned on exposure) works in linear light as well and never clips.
 
-NumPy here (the engine's pixels); `llid_cli.models.blocks` has the torch twins of the sRGB curves
+NumPy here (the engine's pixels); `llid_cli.models.layers.blocks` has the torch twins of the sRGB curves
 and of the exposure measure, and the shift that training applies to references.
 """
 

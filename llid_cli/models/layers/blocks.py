@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llid_cli.io.image import LUMA_WEIGHTS
-from llid_cli.models.context import GlobalStats
+from llid_cli.models.layers.context import GlobalStats
 
 # Rec. 601 weights, as used by the YCbCr conversion of JPEG (full range).
 _LUMA = tuple(LUMA_WEIGHTS.tolist())
@@ -74,7 +74,7 @@ class SqueezeExcitation(GlobalStats):
         return x * self.fc(pooled)
 
 
-# Linear light, for layers that measure or render exposure (twins of `llid_cli.tone`).
+# Linear light, for layers that measure or render exposure (twins of `llid_cli.rendering.tone`).
 _LINEAR_LUMA = (0.2126, 0.7152, 0.0722)
 
 
@@ -89,7 +89,7 @@ def linear_luminance(rgb_linear: torch.Tensor) -> torch.Tensor:
 
 
 def exposure_of(rgb: torch.Tensor) -> torch.Tensor:
-    """Per image, log2 of the mean linear luminance of B x 3 x H x W sRGB (see `llid_cli.tone`)."""
+    """Per image, log2 of the mean linear luminance of B x 3 x H x W sRGB (see `llid_cli.rendering.tone`)."""
     mean = linear_luminance(srgb_to_linear(rgb)).mean(dim=(1, 2, 3))
     return torch.log2(mean.clamp_min(1e-6))
 
@@ -104,7 +104,7 @@ def shift_exposure(rgb: torch.Tensor, ev: torch.Tensor) -> torch.Tensor:
 
     In linear light, 1 - (1 - x)^(2^ev): never clips, white stays white, dark tones gain about 2^ev.
     What the network is told is the exposure measured after this shift, so the curve's exact
-    shape does not bias what it learns to render. (`llid_cli.tone.shift_linear`, the user-facing
+    shape does not bias what it learns to render. (`llid_cli.rendering.tone.shift_linear`, the user-facing
     shift, keeps mid-tones exact instead.)
     """
     linear = srgb_to_linear(rgb)

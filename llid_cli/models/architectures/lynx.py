@@ -8,12 +8,12 @@ models is the *exposure decision*, and their cost is full-resolution 3x3 convolu
   NAFNet-style gated blocks (layer norm, pointwise conv, depthwise 3x3, simple gate; no channel
   attention, so the local path has no global statistics). The head predicts a full-resolution
   residual through pixel-shuffle: that is the light full-resolution path for detail and noise.
-- **Exposure is an explicit number.** `exposure` = log2 of the mean linear luminance (`llid_cli.tone`).
+- **Exposure is an explicit number.** `exposure` = log2 of the mean linear luminance (`llid_cli.rendering.tone`).
   One global branch (`GlobalTone`) pools what decides exposure and tone over the whole photo: a soft
   histogram and the mean of the input's luminance, its colour balance, and the bottleneck's
   features. A small head predicts the exposure the output should have; during training the
   reference's exposure is given instead (teacher forcing), so the network learns to *render* a
-  requested exposure, and `exposure_shift` (`llid enhance --exposure EV`) moves the automatic choice.
+  requested exposure, and the `exposure` control (`llid enhance --exposure EV`) moves the automatic choice.
   For a dark photo the automatic choice comes from the exposure a fusion of its simulated bracket
   would have (`BracketFusion`): the learned head did no better than a constant on unseen scenes.
 - **Tone first, then detail.** From the pooled vector and the target exposure an MLP gives a
@@ -40,11 +40,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llid_cli.models.blocks import crop_to, linear_luminance, pad_to_multiple, srgb_to_linear
-from llid_cli.models.context import GlobalStats
-from llid_cli.models.denoise import AmplifiedNoiseFilter
-from llid_cli.models.fusion import BracketFusion
-from llid_cli.models.highlights import HighlightShoulder
+from llid_cli.models.controls import Controls
+from llid_cli.models.layers.blocks import (
+    crop_to,
+    linear_luminance,
+    pad_to_multiple,
+    srgb_to_linear,
+)
+from llid_cli.models.layers.context import GlobalStats
+from llid_cli.models.layers.denoise import AmplifiedNoiseFilter
+from llid_cli.models.layers.fusion import BracketFusion
+from llid_cli.models.layers.highlights import HighlightShoulder
+from llid_cli.models.network import Network
 from llid_cli.models.registry import add_variant, register
 
 CURVE_KNOTS = 16  # knots of the tone curve, evenly spaced in sqrt(x): denser in the shadows
@@ -211,13 +218,11 @@ NOISE_FILTER = (1.5, 0.3, 6.0)
         "fast": {"width": 16, "unshuffle": 4, "blocks": (1, 1, 2, 1, 1)},
         "tiny": {"width": 8, "unshuffle": 2, "blocks": (1, 1, 1, 1, 1)},
     },
-    input_multiple=16,  # the largest the presets need (unshuffle 4 x two down-samplings)
     global_ops=("global tone branch: histogram, exposure, colour balance and pooled bottleneck features",
                 "highlight shoulder: the brightest output area the camera did not clip"),
     weights="lynx.safetensors",
 )
-class Lynx(nn.Module):
-    conditions_on_exposure = True
+class Lynx(Network):
     # What gives a network built without the filter (lynx-fast) its filter at run time: no weight
     # depends on it, so `--denoise X` adds it where the user asks for one (`llid_cli.engine.runner`).
     noise_filter_arguments = {"denoise": NOISE_FILTER}
@@ -283,6 +288,8 @@ class Lynx(nn.Module):
         self.shoulder = HighlightShoulder(*highlights) if highlights is not None else None
         self.bracket_exposure = tuple(bracket_exposure) if bracket_exposure is not None else None
         self.denoise = AmplifiedNoiseFilter(*denoise) if denoise is not None else None
+        # It renders the requested exposure itself (trained told the reference's), and its filter's strength.
+        self.controls = frozenset({"exposure", "denoise"} if denoise is not None else {"exposure"})
         self.unshuffle = unshuffle
         self.multiple = unshuffle * 4
         widths = (width, 2 * width, 4 * width)
@@ -310,12 +317,13 @@ class Lynx(nn.Module):
             self.condition[-1].bias.zero_()
             self.head.weight.mul_(0.1)
             self.head.bias.zero_()
-        self.exposure_shift = 0.0  # EV added to the automatic exposure (not a weight: set by the engine)
-        self.denoise_strength = 1.0  # the noise filter's strength, `--denoise` (not a weight: set by the engine)
         self.predicted_exposure: torch.Tensor | None = None  # the head's last estimate, for its training loss
 
-    def forward(self, x: torch.Tensor, exposure: torch.Tensor | None = None) -> torch.Tensor:
-        """x: B x 3 x H x W sRGB in [0, 1]; `exposure`: B target exposures (training), else automatic."""
+    def forward(self, x: torch.Tensor, controls: Controls | None = None, *,
+                exposure: torch.Tensor | None = None) -> torch.Tensor:
+        """x: B x 3 x H x W sRGB in [0, 1]; `controls`: the EV added to the automatic exposure and the
+        noise filter's strength; `exposure`: B target exposures (training), else automatic."""
+        controls = controls if controls is not None else Controls()
         x, size = pad_to_multiple(x, self.multiple)
         # Outside training the photo is framed by `self.multiple` replicated pixels on every side,
         # cropped off again below: with the convolutions' zero padding at its edges, the outermost
@@ -341,7 +349,7 @@ class Lynx(nn.Module):
             change = change.clamp_min(0.0) * help_needed
         predicted = own + change
         self.predicted_exposure = predicted
-        target = predicted + self.exposure_shift if exposure is None else exposure.to(pooled.dtype)
+        target = predicted + controls.value("exposure") if exposure is None else exposure.to(pooled.dtype)
         params = self.condition(torch.cat([pooled, ((target + 4.0) / 2.0)[:, None]], dim=1))
         film = torch.split(params[:, : 2 * sum(self.film_sizes)], [2 * c for c in self.film_sizes], dim=1)
         knots = self.curve.knots(params[:, 2 * sum(self.film_sizes):].reshape(-1, 3, CURVE_KNOTS - 1))
@@ -359,7 +367,7 @@ class Lynx(nn.Module):
             out = self.shoulder(out, x)
         out = out.clamp(0.0, 1.0)
         if self.denoise is not None and not self.training:
-            out = self.denoise(out, x, self.denoise_strength).clamp(0.0, 1.0)
+            out = self.denoise(out, x, controls.value("denoise")).clamp(0.0, 1.0)
         return crop_to(out, size)
 
 

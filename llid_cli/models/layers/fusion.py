@@ -30,7 +30,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llid_cli.models.blocks import exposure_of, linear_to_srgb, luma, srgb_to_linear
+from llid_cli.models.layers.blocks import (
+    exposure_of,
+    linear_to_srgb,
+    luma,
+    srgb_to_linear,
+)
 
 SIDE = 128  # thumbnail side: pyramid depth log2(128) = 7, as for a 128-pixel photo in OpenCV's fusion
 STOPS = 16  # the bracket: 17 frames, 0 to +16 stops from "brightest area at white"

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from llid_cli.io.image import from_float, to_float
-from llid_cli.tone import linear_to_srgb, srgb_to_linear
+from llid_cli.rendering.tone import linear_to_srgb, srgb_to_linear
 
 LIT = (0.5, 0.8)  # the input's brightest channel (sRGB, 0-1): from where a pixel starts to count as lit, to fully
 COLOURED = (0.3, 0.6)  # its saturation, (max - min) / max: from where it starts to count as coloured, to fully

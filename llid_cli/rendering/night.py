@@ -25,7 +25,7 @@ The automatic exposure is lowered by `STOPS_PER_EV` per EV below `DIM_EV`, at mo
 - it fades out between the bounds below which lynx brightens a photo at all (`HELP`: the mean of
   sqrt(luminance), lynx's `keep_exposure`), so a photo that needs no help is left as it was;
 - the pipeline checks that the output is not darker than the input, and enhances again without
-  the night look if it is (`llid_cli.pipeline.Pipeline`).
+  the night look if it is (`llid_cli.rendering.pipeline.Pipeline`).
 
 A photo without exposure settings (a PNG, a screenshot, an edited file, a video frame, SICE's
 frames) is enhanced as without the look, unless `--night-look` asks for it: then it is judged
@@ -50,7 +50,7 @@ import numpy as np
 
 from llid_cli.io import Image
 from llid_cli.io.image import to_float
-from llid_cli.tone import brightness_of, exposure_of
+from llid_cli.rendering.tone import brightness_of, exposure_of
 
 DIM_EV = 6.0  # scene EV (8 cd/m^2) from which a scene is lit enough to be rendered as it is
 STOPS_PER_EV = 0.5  # how much less brightening per EV of scene light below DIM_EV

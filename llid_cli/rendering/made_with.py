@@ -21,41 +21,39 @@ import stat
 from contextlib import contextmanager
 from pathlib import Path
 
-from llid_cli.errors import LlidError
+from llid_cli.core.errors import LlidError
+from llid_cli.core.settings import declared, recorded, recorded_values
 from llid_cli.io.atomic import atomic_write_bytes
 from llid_cli.models.weights import read_info
 
 RECORD = ".llid-batch.json"  # hidden: a batch over the output folder does not take it for a photo
 MAX_RECORD_BYTES = 1 << 20  # a record of every naming of a folder is a few kB
 
-# How each recorded setting is named to the user, in the order they are listed.
-SETTINGS = {
-    "model": "--model", "weights": "weights",
-    "pre": "--pre", "clahe": "CLAHE settings",
-    "exposure": "--exposure", "strength": "--strength", "denoise": "--denoise",
-    "night_look": "--night-look", "light_colours": "--light-colours",
-    "quality": "--quality", "bit_depth": "--bit-depth",
-}
+def _recorded() -> dict[str, str]:
+    """Recorded setting -> how a user names it, in the order they are listed: what the option
+    dataclasses declare as recorded (`llid_cli.core.settings`)."""
+    from llid_cli.io import WriteOptions
+    from llid_cli.rendering.pipeline import EnhanceOptions
+
+    return {**recorded(EnhanceOptions), **recorded(WriteOptions)}
+
+
+SETTINGS = _recorded()
 
 
 def settings_of(options, write, model_name: str) -> dict:
-    """What shapes a batch's outputs: `options` an `EnhanceOptions`, `write` a `WriteOptions`."""
+    """What shapes a batch's outputs: `options` an `EnhanceOptions`, `write` a `WriteOptions`;
+    each recorded setting as given, but for those whose meaning depends on the model."""
+    values = {**recorded_values(options), **recorded_values(write)}
     classical = model_name == "clahe" or options.pre == "clahe"
     graphs = None if options.weights else _shipped_graphs(model_name)
-    denoise = options.denoise
-    if denoise is None and graphs is not None:  # the shipped model's own: 1 where it has a filter, else none
-        denoise = 1.0 if graphs.noise_filter else 0.0
-    return {
-        "model": model_name,
-        "weights": read_info(options.weights).file_sha256 if options.weights else (
-            graphs.weights_sha256 if graphs is not None else None),
-        "pre": options.pre,
-        "clahe": {"clip_limit": options.clahe.clip_limit, "tile_grid": list(options.clahe.tile_grid),
-                  "gain": options.clahe.gain, "target_luma": options.clahe.target_luma} if classical else None,
-        "exposure": options.exposure, "strength": options.strength, "denoise": denoise,
-        "night_look": options.night_look, "light_colours": options.light_colours,
-        "quality": write.quality, "bit_depth": write.bit_depth,
-    }
+    if options.controls.denoise is None and graphs is not None:  # the shipped model's own: 1 with a filter, else none
+        values["denoise"] = 1.0 if graphs.descriptor.renders("denoise") else 0.0
+    clahe = {item.name: getattr(options.clahe, item.name) for item, _ in declared(type(options.clahe))}
+    return {**values, "model": model_name,
+            "weights": read_info(options.weights).file_sha256 if options.weights else (
+                graphs.weights_sha256 if graphs is not None else None),
+            "clahe": _jsonable(clahe) if classical else None}
 
 
 def naming(suffix: str, fmt: str | None) -> str:
@@ -140,8 +138,8 @@ def _jsonable(value):
 def _shipped_graphs(model_name: str):
     """The description of a shipped (or pulled) model's graphs, read without torch: its weights'
     sha256 and whether it carries a noise filter. None for the classical path."""
-    from llid_cli import locations
-    from llid_cli.engine.graphs import find_graphs
+    from llid_cli.models import locations
+    from llid_cli.models.graphs import find_graphs
 
     return find_graphs(model_name, [locations.weights_dir(), locations.pulled_dir()])
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from llid_cli.locations import onnx_cache_dir
+from llid_cli.models.locations import onnx_cache_dir
 
 DEFAULT_LIMIT_MB = 512
 RECENT_SECONDS = 600.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from llid_cli.errors import NotAvailableError
+from llid_cli.core.errors import NotAvailableError
 
 # The extra that brings each optional module.
 _EXTRA = {"torch": "cpu", "onnx": "cpu", "onnxruntime": "onnx"}

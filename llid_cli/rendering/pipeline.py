@@ -16,16 +16,26 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from llid_cli.classical import ClaheSettings, enhance_clahe
-from llid_cli.engine.runner import GRAPHS_UP_TO_MEGAPIXELS, EngineOptions
-from llid_cli.errors import LlidError
-from llid_cli.io import Image, WriteOptions, header_megapixels, is_readable_name, read_image, write_image
-from llid_cli.io.image import LUMA_WEIGHTS, from_float, to_float
+from llid_cli.core.errors import LlidError
+from llid_cli.core.settings import setting
+from llid_cli.engine.plan import GRAPHS_UP_TO_MEGAPIXELS
+from llid_cli.engine.runner import EngineOptions
+from llid_cli.io import (
+    Image,
+    WriteOptions,
+    header_megapixels,
+    is_readable_name,
+    read_image,
+    write_image,
+)
 from llid_cli.io.formats import FORMAT_EXTENSIONS, default_extension
+from llid_cli.io.image import LUMA_WEIGHTS, from_float, to_float
 from llid_cli.io.write import resolved, same_file
-from llid_cli.lights import keep_light_colours
-from llid_cli.night import darker, night_look, sample
-from llid_cli.tone import blend_pixels, exposure_of, shift_pixels
-from llid_cli.whites import keep_whites
+from llid_cli.models.controls import NAMES, REFUSAL, Controls
+from llid_cli.rendering.lights import keep_light_colours
+from llid_cli.rendering.night import darker, night_look, sample
+from llid_cli.rendering.tone import blend_pixels, exposure_of, shift_pixels
+from llid_cli.rendering.whites import keep_whites
 
 PixelFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 in the photo's own dtype -> the same
 # (pixels, EV shift of the automatic exposure) -> enhanced pixels in the same dtype
@@ -36,26 +46,54 @@ DEFAULT_MODEL = "lynx"  # better than resse on sice/val and held-out scenes, 6.3
 
 @dataclass(frozen=True)
 class EnhanceOptions:
-    model: str | None = None  # None: the architecture named by --weights, else DEFAULT_MODEL
-    weights: str | None = None  # a safetensors file instead of the model's shipped weights
-    pre: str | None = None  # "clahe": the classical step before the model
-    clahe: ClaheSettings = field(default_factory=ClaheSettings)
-    engine: EngineOptions = field(default_factory=EngineOptions)
-    exposure: float = 0.0  # EV added to the automatic exposure (see llid_cli.tone)
-    strength: float = 1.0  # 0: the input unchanged, 1: the full enhancement, mixed in linear light
-    denoise: float | None = None  # the model's noise filter: None as built, 0 off, 2 twice the noise assumed
-    night_look: str = "auto"  # a photo of a dim scene is brightened less (llid_cli.night): auto, on or off
-    light_colours: bool = False  # coloured lights keep the input's colour (learned models): llid_cli.lights
+    """What a photo is rendered with: the model, the controls of every call (`Controls`: exposure,
+    denoise, ...) and the steps around it. Each field is declared once (`llid_cli.core.settings`):
+    the CLI's options and the batch record come from these declarations."""
+
+    # None: the architecture named by --weights, else DEFAULT_MODEL.
+    model: str | None = setting(None, short="-m", metavar="NAME", recorded=True, help=(
+        "Zoo model (see `llid models list`) [default: the one --weights names, else the recommended model]."))
+    weights: str | None = setting(None, kind="path", recorded=True, label="weights", help=(
+        "A safetensors weights file to use instead of the model's shipped weights."))
+    controls: Controls = setting(factory=Controls, kind="group", flat=True, recorded=True)
+    # 0: the input unchanged, 1: the full enhancement, mixed in linear light.
+    strength: float = setting(1.0, bounds=(0.0, 1.0), recorded=True, help=(
+        "How much of the enhancement to apply, mixed in linear light (0: the input unchanged)."))
+    # A photo of a dim scene is brightened less (llid_cli.rendering.night): auto, on or off.
+    night_look: str = setting("auto", kind="night_look", flag="--night-look/--no-night-look", label="--night-look",
+                              recorded=True, show_default=False, help=(
+        "Brighten a photo of a dim scene up to 1.5 stops less, so that night still looks like night "
+        "[default: judged from the exposure settings its camera recorded]; --night-look: also a photo "
+        "without them (a PNG, an edited file, a frame), judged from the picture; --no-night-look: never."))
+    # Coloured lights keep the input's colour (learned models): llid_cli.rendering.lights.
+    light_colours: bool = setting(False, kind="flag", recorded=True, help=(
+        "Keep the colour of lights the camera exposed well (lamps, signs, sunsets) as a learned "
+        "model brightens the photo around them [default: the model's colours, which pale them "
+        "towards white, as SICE's references do]."))
+    # "clahe": the classical step before the model.
+    pre: str | None = setting(None, kind="choice", choices=("none", "clahe"), typed="none", recorded=True,
+                              help="Classical step applied before the model.")
+    engine: EngineOptions = setting(factory=EngineOptions, kind="group")
+    clahe: ClaheSettings = setting(factory=ClaheSettings, kind="group", recorded=True, label="CLAHE settings")
 
 
 def _classical(settings: ClaheSettings) -> PixelFn:
     return lambda pixels: enhance_clahe(pixels, settings)
 
 
-def build_enhancer(options: EnhanceOptions) -> Enhancer:
+# The controls this layer renders after a model that cannot: an exposure shift in linear light.
+RENDERED_AFTER = frozenset({"exposure"})
+
+# One step of the rendering: (the photo's pixels, the rendering so far, this call's controls) -> the rendering.
+Step = Callable[[np.ndarray, np.ndarray, Controls], np.ndarray]
+
+
+def build_enhancer(options: EnhanceOptions, workload_megapixels: float | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> Enhancer:
     """(the photo's pixels (HxWx3, own dtype), EV) -> enhanced pixels, for the chosen model and
-    pre-step; EV is the photo's shift of the automatic exposure (`options.exposure`, plus the night
-    look's where the pipeline applies it)."""
+    pre-step; EV is the photo's shift of the automatic exposure (`options.controls.exposure`, plus the night
+    look's where the pipeline applies it). The steps, in order: the model (after its pre-step),
+    the exposure shift where the model cannot render it, light colours, whites, strength."""
     from llid_cli.engine.runner import build_model_runner
 
     model = resolve_model_name(options)
@@ -66,31 +104,58 @@ def build_enhancer(options: EnhanceOptions) -> Enhancer:
         pre = _classical(options.clahe)
     elif options.pre not in (None, "none"):
         raise LlidError(f"unknown pre-processing step '{options.pre}' (choose clahe or none)")
+    controls = options.controls
     if model == "clahe":
         if options.weights:
             raise LlidError("the classical 'clahe' model takes no weights")
-        if options.denoise:
-            raise LlidError("the classical 'clahe' path has no noise filter (the shipped lynx has one)")
+        for name in set(controls.needed()) - RENDERED_AFTER:
+            raise LlidError(f"the classical 'clahe' path {REFUSAL[name]}")
         if options.light_colours:
             raise LlidError("the classical 'clahe' path keeps every colour's hue already; --light-colours is for learned models")
         classical = _classical(options.clahe)
+        renders: frozenset[str] = frozenset()
 
-        def step(pixels: np.ndarray, ev: float) -> np.ndarray:
-            out = classical(pixels)
-            return shift_pixels(out, ev) if ev else out
+        def run_model(pixels: np.ndarray, _: Controls) -> np.ndarray:
+            return classical(pixels)
     else:
-        # A learned model applies the EV shift itself: natively where it is conditioned on exposure.
-        step = build_model_runner(model, options.weights, options.engine, options.exposure, options.denoise)
+        # Opened able to render what the job asks (less what this layer renders after it).
+        asks = controls.only(set(NAMES) - RENDERED_AFTER)
+        run_model = build_model_runner(model, options.weights, options.engine, asks, workload_megapixels, progress)
+        renders = run_model.descriptor.controls
 
-    def enhance(pixels: np.ndarray, ev: float = options.exposure) -> np.ndarray:
+    def model_step(pixels: np.ndarray, _: np.ndarray, call: Controls) -> np.ndarray:
+        own = call.only(renders | (set(NAMES) - RENDERED_AFTER))  # what it renders, or must refuse
+        return run_model(pre(pixels) if pre is not None else pixels, own)
+
+    def exposure_step(_: np.ndarray, out: np.ndarray, call: Controls) -> np.ndarray:
+        return shift_pixels(out, call.exposure) if call.exposure else out
+
+    def light_colours_step(pixels: np.ndarray, out: np.ndarray, _: Controls) -> np.ndarray:
+        return keep_light_colours(pixels, out)  # the photo's own lights, not the pre-step's
+
+    def whites_step(pixels: np.ndarray, out: np.ndarray, _: Controls) -> np.ndarray:
+        # Whites stay white, unless the user asked for a darker photo.
+        return keep_whites(pixels, out, min(options.controls.exposure, 0.0))
+
+    def strength_step(pixels: np.ndarray, out: np.ndarray, _: Controls) -> np.ndarray:
+        return blend_pixels(pixels, out, options.strength)
+
+    steps: list[Step] = [model_step]
+    if "exposure" not in renders:  # the one place an exposure shift is rendered after a model
+        steps.append(exposure_step)
+    if options.light_colours:
+        steps.append(light_colours_step)
+    if model != "clahe":
+        steps.append(whites_step)
+    steps.append(strength_step)
+
+    def enhance(pixels: np.ndarray, ev: float = options.controls.exposure) -> np.ndarray:
         if options.strength == 0:
             return pixels.copy()
-        out = step(pre(pixels) if pre is not None else pixels, ev)
-        if options.light_colours:  # the photo's own lights, not the pre-step's
-            out = keep_light_colours(pixels, out)
-        if model != "clahe":  # whites stay white, unless the user asked for a darker photo
-            out = keep_whites(pixels, out, min(options.exposure, 0.0))
-        return blend_pixels(pixels, out, options.strength)
+        call, out = replace(controls, exposure=ev), pixels
+        for step in steps:
+            out = step(pixels, out, call)
+        return out
 
     return enhance
 
@@ -114,7 +179,7 @@ class FileResult:
     megapixels: float = 0.0
     seconds: float = 0.0
     night_ev: float = 0.0  # the night look's shift of the automatic exposure (0: not applied)
-    # The exposure (log2 of the mean linear luminance, llid_cli.tone) of the input and of the
+    # The exposure (log2 of the mean linear luminance, llid_cli.rendering.tone) of the input and of the
     # output: what the model chose for this photo, as `--exposure` shifts it. None: not enhanced.
     exposure: tuple[float, float] | None = None
 
@@ -129,32 +194,35 @@ class FileResult:
         }
 
 
-def sized_for(options: EnhanceOptions, sources: Iterable[str | Path]) -> EnhanceOptions:
-    """`options` knowing how many megapixels `sources` hold (from their headers), so that
-    `--backend auto` can skip PyTorch's start-up for a small job (`GRAPHS_UP_TO_MEGAPIXELS`).
+def workload_megapixels(options: EnhanceOptions, sources: Iterable[str | Path]) -> float | None:
+    """How many megapixels `sources` hold (from their headers), so that `--backend auto` can skip
+    PyTorch's start-up for a small job (`GRAPHS_UP_TO_MEGAPIXELS`); None where it does not matter.
     Callers size a job once, before making its pipelines: Ray's workers then choose the runtime
     the local batch would, and write the same bytes.
     Headers are read only for `auto`, and only until the sum passes that bound; a file whose
     header says nothing (a RAW, a bad file) counts as 0."""
     if options.engine.backend != "auto":
-        return options
+        return None
     total = 0.0
     for source in sources:
         total += header_megapixels(source) or 0.0
         if total > GRAPHS_UP_TO_MEGAPIXELS:
             break
-    return replace(options, engine=replace(options.engine, workload_megapixels=total))
+    return total
 
 
 class Pipeline:
     def __init__(self, options: EnhanceOptions = EnhanceOptions(), write: WriteOptions = WriteOptions(),
-                 max_pixels: int | None = None):
+                 max_pixels: int | None = None, workload_megapixels: float | None = None,
+                 progress: Callable[[int, int], None] | None = None):
+        """`workload_megapixels`: what this job will enhance, where known (`workload_megapixels`);
+        `progress`: called as (tiles done, tiles planned) while a tiled photo is enhanced."""
         self.options = options
         self.write = write
         self.max_pixels = max_pixels
         self.model_name = resolve_model_name(options)
         # Resolved once: with only --weights, naming the model means reading the file.
-        self._enhance = build_enhancer(replace(options, model=self.model_name))
+        self._enhance = build_enhancer(replace(options, model=self.model_name), workload_megapixels, progress)
 
     def enhance_image(self, image: Image) -> Image:
         return self._enhanced(image)[0]
@@ -165,11 +233,11 @@ class Pipeline:
         if image.is_gray:
             pixels = np.repeat(pixels[:, :, None], 3, axis=2)
         night = night_look(image, self.options.night_look) if self.options.strength else 0.0
-        out = self._enhance(pixels, self.options.exposure + night)
+        out = self._enhance(pixels, self.options.controls.exposure + night)
         if night and darker(out, pixels):
             # The night look only holds back brightening: an output it took below the input's
             # own light is made again without it (the model brightened this photo too little).
-            out, night = self._enhance(pixels, self.options.exposure), 0.0
+            out, night = self._enhance(pixels, self.options.controls.exposure), 0.0
         if image.is_gray:
             out = from_float(to_float(out) @ LUMA_WEIGHTS, image.pixels.dtype)
         return replace(image, pixels=out), night

@@ -59,6 +59,6 @@ def default_weights_path(name: str) -> Path | None:
 
 
 def _packaged(installed_name: str, checkout_name: str) -> Path:
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # llid_cli/
     installed = package / installed_name
     return installed if installed.is_dir() else package.parent / checkout_name
