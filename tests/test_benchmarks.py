@@ -186,3 +186,14 @@ def test_render_digest_proves_identical_renderings_and_names_a_changed_one(tmp_p
     digests.write_text(json.dumps({**written, key: "0" * 64}))
     done = _run("scripts/render_digest.py", "--models", "lynx-fast,clahe", "--check", str(digests))
     assert done.returncode == 1 and f"changed: {key}" in done.stdout
+
+
+def test_compare_speed_runs_two_checkouts_in_one_run():
+    """Here against itself: one line per configuration, a ratio near 1 from the same code."""
+    root = Path(__file__).resolve().parents[1]
+    done = _run("benchmarks/compare_speed.py", "--other", str(root), "--rounds", "1", "--repeats", "1",
+                "--configs", "lynx-fast/torch")
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip().splitlines()[-1]
+    assert line.startswith("lynx-fast/torch") and "this/other" in line
+    assert 0.3 < float(line.rsplit(" ", 1)[1]) < 3.0

@@ -147,8 +147,8 @@ def test_a_description_written_before_controls_were_one_list_still_reads():
            "noise_filter_arguments": {"denoise": [1.5, 0.3, 6.0]}}
     described = ModelDescriptor.from_json(old)
     assert described.controls == {"exposure"} and described.cpu_backend == "onnx"  # recorded before it existed
-    with pytest.raises(ValueError, match="controls this llid does not know: saturation"):
-        ModelDescriptor.from_json({**old, "controls": ["exposure", "saturation"]})
+    with pytest.raises(ValueError, match="controls this llid does not know: tomorrow's-sky"):  # a newer llid's
+        ModelDescriptor.from_json({**old, "controls": ["exposure", "tomorrow's-sky"]})
 
 
 def test_registry_records_what_tiling_needs():

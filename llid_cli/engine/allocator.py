@@ -2,11 +2,9 @@
 
 A network's activations are large, short-lived buffers. glibc serves any allocation over its
 mmap threshold (at most 32 MiB, raised only as big blocks are freed) with fresh pages from the
-kernel and unmaps them on free, so every tile's activations were faulted in page by page again:
-measured on lynx-fast at 12 MP (2 threads), 1.9 GiB of page faults in the first photo and still
-0.6-1.2 GiB in each later one, a third of the run. With the threshold and the trim threshold at
-1 GiB the freed blocks stay in the heap and are reused: the first photo ran 2.34 -> 1.75 s and the
-later ones faulted no pages at all. The peak does not grow (the same blocks are live at once);
+kernel and unmaps them on free, so every tile's activations were faulted in page by page again,
+a third of a run's time. With the threshold and the trim threshold at 1 GiB the freed blocks stay
+in the heap and are reused, and later photos fault no pages at all (docs/lab/code-measurements.md). The peak does not grow (the same blocks are live at once);
 what the process keeps after a photo is at most that peak, reused by the next one.
 
 PyTorch's own tuning guide recommends jemalloc or tcmalloc for the same reason; this gets the

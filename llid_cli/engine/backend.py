@@ -48,7 +48,7 @@ def available_host_memory() -> int:
 
 def gpu_possible() -> bool:
     """Whether this machine could have a GPU that PyTorch runs on, asked without importing torch
-    (2 s of a 4 s `llid enhance` of a phone photo). On Linux a CUDA or ROCm GPU needs its driver's
+    (half of an `llid enhance` of a phone photo: benchmarks/startup.py). On Linux a CUDA or ROCm GPU needs its driver's
     device files; PyTorch has no CUDA on macOS (llid does not use MPS); elsewhere, the CUDA driver's
     library. When in doubt: True, and torch is asked as before."""
     import sys

@@ -43,10 +43,9 @@ def _shrink_arena_options():
     """Run options that hand a session's unused CPU arena memory back after the run.
 
     The capture session runs once per photo; without this its arena keeps a tile's worth of
-    activations while the replay session grows its own. Measured at 12 MP on one thread
-    (benchmarks/engine_speed.py): peak memory -267 MiB for clahe-cnn and -347 MiB for two-stage at
-    the same speed. Shrinking after every replay run as well saved more but cost 15 % speed, so the
-    replay session keeps its arena.
+    activations while the replay session grows its own (benchmarks/engine_speed.py: less peak
+    memory at the same speed). Shrinking after every replay run as well saved more but cost
+    speed, so the replay session keeps its arena.
     """
     import onnxruntime as ort
 
@@ -60,8 +59,7 @@ class OnnxBackend:
     `replay` carry a photo's statistics into its tiles."""
 
     name = "onnx"
-    # ONNX Runtime prefers bigger tiles than PyTorch: on a 1920x1080 photo (2 threads) resse took
-    # 10.1 s in 256-pixel tiles, 8.2 s in 512-pixel ones and 8.1 s whole; unet 4.3, 3.9 and 4.3 s.
+    # ONNX Runtime prefers bigger tiles than PyTorch (benchmarks/auto_vs_whole.py).
     cpu_tile_bytes = 256 << 20
 
     def __init__(self, plain: Path | None, capture: Path | None, replay: Path | None, device: str = "auto",
@@ -98,7 +96,7 @@ class OnnxBackend:
     @cached_property
     def replay(self):
         """Made on the first tile: a photo that fits one pass never needs it, and making a session
-        took 0.13 s of a 1.0 s `llid enhance` of a 0.3 MP photo (lynx)."""
+        is a noticeable part of enhancing a small photo (benchmarks/startup.py)."""
         return session(*self._replay) if self._replay else None
 
     def run_batch(self, batch: np.ndarray, controls: Controls = Controls()) -> np.ndarray:

@@ -28,13 +28,12 @@ from llid_cli.models.controls import REFUSAL, Controls
 
 PixelFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 uint8/uint16/float32 -> the same
 WHOLE = 1 << 30  # a "tile" larger than any photo: `--tile 0`
-# Measured on 1920x1080 (2 threads): lynx-fast, whose activations there are 2x its tile's, ran
-# 1.25-1.33x slower in 4 tiles than whole; lynx (10x) and resse (9x) ran 0.89-0.99x in tiles, and
-# at 3840x2160 every model ran 0.46-0.84x in tiles (lynx-fast 8x: 0.54).
+# A photo whose activations are within this many of the runtime's preferred tile runs whole
+# (benchmarks/auto_vs_whole.py).
 WHOLE_WITHIN = 4
 # The largest CPU tile side. A network that works at low resolution (lynx-fast: 1/16) has so few
-# activations per pixel that its runtime's budget allowed 2048-pixel tiles, where ONNX Runtime
-# ran a 12 MP photo at 2.6 MP/s with 2.4 GiB added; with 1024-pixel tiles 4.3 MP/s and +303 MiB.
+# activations per pixel that its runtime's budget allowed tiles that ran slower and took far
+# more memory (benchmarks/engine_speed.py).
 CPU_MAX_TILE = 1024
 
 
@@ -216,8 +215,7 @@ class ModelRunner:
             whole = pixels
             if scale < 1.0:
                 # Shrunk in the photo's own depth, then made float: a float copy of the full
-                # photo first cost 0.4 s of a 12 MP lynx-fast run, for rounding the context's
-                # pixels by at most half a level.
+                # photo first cost more than rounding the context's pixels by half a level.
                 size = (max(1, round(width * scale)), max(1, round(height * scale)))
                 whole = cv2.resize(whole, size, interpolation=cv2.INTER_AREA)
             whole = to_float(whole)

@@ -26,9 +26,8 @@ def resolve_device(device: str) -> torch.device:
 
 class TorchBackend:
     name = "torch"
-    # Tiles whose activations stay near the caches: measured here (4 MP, 2 threads), 384-512 pixel
-    # tiles ran lynx 1.4x, unet 2x and resse 2x faster than 768-1024 ones, and the whole photo in
-    # one pass was slowest of all (lynx 9.4 s vs 4.3 s at 8.3 MP).
+    # Tiles whose activations stay near the caches run fastest; the whole photo in one pass was
+    # slowest of all (benchmarks/auto_vs_whole.py).
     cpu_tile_bytes = 64 << 20
 
     def __init__(self, model: torch.nn.Module, device: str = "auto", precision: str = "fp32", threads: int = 0):

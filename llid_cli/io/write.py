@@ -9,10 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
-from llid_cli.core.settings import setting
 from llid_cli.core.errors import ImageWriteError
+from llid_cli.core.settings import setting
 from llid_cli.io.atomic import atomic_write_bytes
-from llid_cli.io.formats import FORMAT_EXTENSIONS, HIGH_DEPTH_FORMATS, enable_pillow_codec, write_format
+from llid_cli.io.formats import (
+    FORMAT_EXTENSIONS,
+    HIGH_DEPTH_FORMATS,
+    enable_pillow_codec,
+    write_format,
+)
 from llid_cli.io.image import Image, convert_depth
 from llid_cli.io.iptc import TIFF_TAG as IPTC_TIFF_TAG
 from llid_cli.io.iptc import jpeg_segment
@@ -113,8 +118,8 @@ def _encode_deep_heic(pixels: np.ndarray, alpha: np.ndarray | None, image: Image
 
 def _heic_settings(quality: int) -> dict:
     """pillow-heif's encoder settings: 4:4:4 at high quality, as for JPEG, and x265's fastest
-    preset: a 3840x2160 output in 2.3 s instead of 7.8 (its default), 2 % larger at the same
-    quality (measured on 2 threads, `benchmarks/write_formats.py`)."""
+    preset: a third of the time of its default, a little larger at the same quality
+    (`benchmarks/write_formats.py`)."""
     return {"quality": quality, "chroma": 444 if quality >= 90 else 420, "enc_params": {"preset": "ultrafast"}}
 
 
@@ -214,8 +219,8 @@ def _encode_pillow(pixels, alpha, image: Image, fmt: str, quality: int) -> bytes
     elif fmt == "heic":
         kwargs.update(_heic_settings(quality))
     elif fmt == "avif":
-        # libavif's speed 8 of 10: a 3840x2160 output in 1.1 s instead of 3.9 (its default, 6), 4 %
-        # larger at the same quality (2 threads).
+        # libavif's speed 8 of 10: a third of the time of its default (6), a little larger at the
+        # same quality (benchmarks/write_formats.py).
         kwargs.update(quality=quality, subsampling="4:4:4" if quality >= 90 else "4:2:0", speed=8)
     buf = io.BytesIO()
     pil.save(buf, format={"jpeg": "JPEG", "webp": "WEBP", "bmp": "BMP", "png": "PNG", "heic": "HEIF",

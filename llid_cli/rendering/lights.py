@@ -9,8 +9,8 @@ and kept 0.62 of their saturation.
 
 Why it is off by default: SICE's references, the only ground truth here, pale lit areas about as
 much as the models do (a Mertens fusion blends the bracket's brighter frames, where they clipped,
-into them), and against them the pixels this changes score about 3 dB lower. It is a
-photographer's choice, measured in docs/models.md.
+into them), and against them the pixels this changes score lower. It is a photographer's
+choice, measured in docs/models.md.
 
 What it does, per pixel and in linear light: where the input pixel is bright and coloured, the
 output keeps the input's colour (its RGB ratios) at the brightness the model chose for it (its
@@ -41,8 +41,8 @@ def lit_pixels(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Flat indices (into H*W) of the pixels of a photo (HxWx3, own dtype) that are coloured
     lights, and their weights in (0, 1].
 
-    Sparse, because they are few: the whole photo is only compared in its own dtype (0.15 s for 12
-    MP; numpy's max over the channel axis took 1.8 s), and the ramps are computed where the
+    Sparse, because they are few: the whole photo is only compared in its own dtype (numpy's max
+    over the channel axis took ten times as long), and the ramps are computed where the
     comparisons pass."""
     r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
     top = np.maximum(np.maximum(r, g), b).ravel()

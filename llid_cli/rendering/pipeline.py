@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -41,7 +41,7 @@ PixelFn = Callable[[np.ndarray], np.ndarray]  # HxWx3 in the photo's own dtype -
 # (pixels, EV shift of the automatic exposure) -> enhanced pixels in the same dtype
 Enhancer = Callable[[np.ndarray, float], np.ndarray]
 
-DEFAULT_MODEL = "lynx"  # better than resse on sice/val and held-out scenes, 6.3x faster: docs/models.md
+DEFAULT_MODEL = "lynx"  # the best on sice/val and held-out scenes, and among the fastest: docs/models.md
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,9 @@ Interpretations:
   exportable to ONNX and CLAHE's exact OpenCV behaviour is kept. The CLAHE grid and clip limit are
   constructor arguments (`pre_grid`, `pre_clip`) so they travel in the weights' metadata: the
   network only works on inputs prepared exactly as in training, whatever the CLI's CLAHE options.
-- The classical step must keep what the network needs. Measured on `sice/val` (59 pairs): the best
-  per-image, per-channel tone curve from the classical output to the reference scores 23.7 dB (8x8
-  grid), 24.8 dB (2x2) and, from the input itself, 26.2 dB. Before the CLAHE fix in
-  `llid_cli/classical/clahe.py` the 8x8 output allowed only 18.5 dB, and the first weights (that
-  step, no gate) stopped at 17.2 dB. Trained the same way, the network scores 21.37 dB after a 2x2
-  step and 20.88 dB after an 8x8 one, so the default preset uses 2x2.
+- The classical step must keep what the network needs: a coarse 2x2 CLAHE grid loses less of it
+  than 8x8, and the network trained after it scores higher, so the default preset uses 2x2
+  (docs/models.md).
 - The CNN denoises the brightened image by predicting the noise, which is subtracted
   (DnCNN-style residual learning: the noise is easier to model than the clean image). The output is
   clamped to [0, 1].

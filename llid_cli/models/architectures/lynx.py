@@ -179,8 +179,8 @@ class ToneCurve(nn.Module):
         read the photo in its own memory layout: no reshaped copies of full-resolution tensors.
         A gather's output is laid out like its table, so a channels-last photo (the engine's on
         the CPU) is looked up in its NHWC view: an NCHW result made every later full-resolution
-        operation, and the engine's blending of its tiles, walk memory with a stride (blending
-        a 1040-pixel tile took 28 ms instead of 1.4).
+        operation, and the engine's blending of its tiles, walk memory with a stride (twenty
+        times as slow to blend).
         """
         if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
             return _lookup(x.permute(0, 2, 3, 1), knots.transpose(1, 2), 2).permute(0, 3, 1, 2)
@@ -244,11 +244,11 @@ class Lynx(Network):
         way. `--exposure` shifts the result either way (`--exposure -1` darkens).
 
         Why: the head learns the exposure of fused references from dark captures and pulled every
-        photo towards their level: told their own exposure, held-out well-exposed Kodak photos
-        came back at 40.5 dB, with the head's choice at 25.7 (kodim18 brightened 1.2 stops). The
-        training data say where help ends: every SICE input lies below 0.25 (at most 0.243 in
-        sice/train) and 95 % of the well-exposed clean photos above 0.27, so SICE photos are
-        unaffected. Measured (benchmarks/do_no_harm.py): Kodak 25.7 -> 35.6 dB.
+        photo towards their level, where told their own exposure they come back nearly unchanged
+        (held-out well-exposed Kodak photos, docs/lab/code-measurements.md). The
+        training data say where help ends: every SICE input lies below `low` and nearly every
+        well-exposed clean photo above `high`, so SICE photos are unaffected
+        (benchmarks/do_no_harm.py).
 
         `highlights` (knee, landing): what the network would push past white is rolled off above
         `knee` so that the photo's brightest area the camera did not clip lands at `landing`
@@ -261,18 +261,16 @@ class Lynx(Network):
         choice, which still decides for brighter photos. None: the head alone. In training the
         head keeps learning its own choice (the exposure loss sees it). The two numbers
         are a least-squares fit on `sice/train` less the held-out scenes
-        (`python scripts/fit_bracket_exposure.py`): the reference's exposure is missed by 0.234
-        stops on `sice/val` and 0.209 on held-out scenes, against 0.28 and 0.32 for the head.
+        (`python scripts/fit_bracket_exposure.py`, which prints how far it misses the references'
+        exposure, against the head).
 
         `denoise` (noise, luma, chroma): the grain brightening added to the shadows is smoothed
         (`AmplifiedNoiseFilter`): `noise` is the input's noise in 8-bit levels, `luma` and `chroma`
         the edge thresholds in multiples of that noise times the local gain. None: off (the
         variant lynx-fast runs without it: it would cost a third of its speed; `--denoise X`
-        adds it). Applied outside
-        training only, like the shoulder. Measured with the defaults (benchmarks/real_noise.py):
-        on the 21 dark DICM photos, the noise of the shadows 1.19 -> 0.86 levels in luma and
-        0.38 -> 0.21 in chroma, mean level unchanged; sice/val 23.06 / 0.8038 -> 23.07 / 0.8051 and
-        held-out scenes 22.19 / 0.7543 -> 22.22 / 0.7584 (docs/models.md: the variants tried).
+        adds it). Applied outside training only, like the shoulder. It lowers the noise of dark
+        photos' shadows with their mean level unchanged (benchmarks/real_noise.py) and leaves the
+        paired scores where they were (docs/models.md: the variants tried).
         """
         super().__init__()
         if len(blocks) != 5:
@@ -327,7 +325,7 @@ class Lynx(Network):
         x, size = pad_to_multiple(x, self.multiple)
         # Outside training the photo is framed by `self.multiple` replicated pixels on every side,
         # cropped off again below: with the convolutions' zero padding at its edges, the outermost
-        # pixel rows came out up to 14 levels darker than the next. One cell of the bottleneck,
+        # pixel rows came out darker than the next (docs/colour.md). One cell of the bottleneck,
         # so the global branch pools the photo's own cells and the pixel grid keeps its phase.
         framed = not self.training
         inner = F.pad(x, (self.multiple,) * 4, mode="replicate") if framed else x
@@ -382,7 +380,7 @@ add_variant(
     of="lynx",
     weights="lynx-fast.safetensors",
     description="lynx with 4x pixel-unshuffle and fewer blocks: several times faster, for previews and large batches.",
-    # The amplified-noise filter costs lynx-fast about 0.9 s per 12 MP photo (5.8 -> 4.1 MP/s on
-    # two threads): a third of its speed, which is its reason to exist. lynx keeps it.
+    # The amplified-noise filter would cost lynx-fast a third of its speed, which is its reason to
+    # exist (benchmarks/engine_speed.py). lynx keeps it.
     arguments={"denoise": None},
 )

@@ -90,7 +90,7 @@ class BlurPool(nn.Module):
     def __init__(self, channels: int):
         super().__init__()
         # Written out rather than computed: arithmetic and copies on PyTorch's meta device (where
-        # the registry's size check builds networks) import sympy, 2 s of every load.
+        # the registry's size check builds networks) import sympy, seconds of every load.
         kernel = [[a * b / 16.0 for b in (1.0, 2.0, 1.0)] for a in (1.0, 2.0, 1.0)]
         self.register_buffer("kernel", torch.tensor([[kernel]] * channels), persistent=False)
         self.channels = channels

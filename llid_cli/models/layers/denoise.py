@@ -17,8 +17,8 @@ bracket's brighter frames, yet the network keeps grain there, and `sice/val` har
   (`chroma` against `luma` times the noise): colour speckle carries no detail a photo needs.
 
 Cost: the filter's coefficients are computed at half resolution and enlarged (He and Sun's fast
-guided filter), and applied without converting the full photo to YCbCr; 43-50 ms per megapixel
-on two threads (80-100 on an earlier session's CPU). Everything is local (support under 16
+guided filter), and applied without converting the full photo to YCbCr
+(docs/lab/code-measurements.md). Everything is local (support under 16
 pixels, inside the engine's tile overlap), so tiles agree with the whole photo without a
 recorded statistic. Applied outside training only, like `HighlightShoulder`.
 """
@@ -54,8 +54,8 @@ class AmplifiedNoiseFilter(torch.nn.Module):
         self.register_buffer("rows", torch.full((3, 1, 1, side), 1.0 / side), persistent=False)
         self.register_buffer("columns", torch.full((3, 1, side, 1), 1.0 / side), persistent=False)
         # Means over 2x2 (the half-resolution photo) and over 4x4 of all three channels (the 8x8
-        # level, from the half-resolution photo) as strided convolutions: 14x faster on the CPU
-        # than avg_pool2d on a megapixel.
+        # level, from the half-resolution photo) as strided convolutions: much faster on the CPU
+        # than avg_pool2d.
         self.register_buffer("halve", torch.full((3, 1, SCALE, SCALE), 1.0 / SCALE**2), persistent=False)
         quarter = GAIN_POOL // SCALE
         self.register_buffer("level_kernel", torch.full((1, 3, quarter, quarter), 1.0 / (3 * quarter**2)),
@@ -84,7 +84,7 @@ class AmplifiedNoiseFilter(torch.nn.Module):
         added = added * ((SHADOWS[1] - level) / (SHADOWS[1] - SHADOWS[0])).clamp(0.0, 1.0)
         if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()) and not bool((added > 0).any()):
             return y.to(dtype)  # nothing was brightened: nothing to smooth
-        # Three-channel depthwise convolutions run 15x faster channels-last on the CPU than planar.
+        # Three-channel depthwise convolutions run far faster channels-last on the CPU than planar.
         ycc = rgb_to_ycbcr(small).contiguous(memory_format=torch.channels_last)
         box = partial(_box, rows=self.rows.float(), columns=self.columns.float(), radius=self.radius)
         mean = box(ycc)

@@ -2,9 +2,8 @@
 
 Why: the references llid learns from (SICE) are exposure fusions (Mertens et al., 2007) of real
 brackets, and the exposure of a fusion is set by the whole bracket, not by the one dark frame a
-model sees. Learned heads did no better than a constant guess on unseen scenes (0.28 stops off
-on `sice/val` against 0.29; 0.32 against 0.31 on held-out scenes), yet told the reference's
-exposure, lynx scores 25.7 dB on `sice/val` instead of 22.9. So the photo's own bracket is
+model sees. Learned heads did no better than a constant guess on unseen scenes, yet told the
+reference's exposure lynx scores far higher (docs/models.md). So the photo's own bracket is
 simulated: its linear light scaled so that its brightest area is just white, then 17 frames one
 stop apart (each clipped and encoded as a camera would), fused with Mertens's weights (contrast,
 saturation, well-exposedness; the first two floored, so that neutral and flat areas are weighed by
@@ -20,8 +19,8 @@ set the fusion's level lean on the top-left corner, as the references' do. Fused
 photo it predicts no better than a constant; the halving is kept as it is for that reason.
 
 Everything runs on a 128x128 thumbnail of the (already pooled) photo, a fixed size so that the
-pyramid's depth is fixed and the ONNX graph serves any photo size. 17 frames x 128 x 128: about
-50 ms on two threads, once per photo (tiles replay the result).
+pyramid's depth is fixed and the ONNX graph serves any photo size; once per photo (tiles replay
+the result).
 """
 
 from __future__ import annotations
@@ -85,11 +84,11 @@ class BracketFusion(nn.Module):
 
     def _weights(self, frames: torch.Tensor) -> torch.Tensor:
         contrast = F.conv2d(F.pad(luma(frames), (1, 1, 1, 1), mode="reflect"), self.laplacian).abs()
-        saturation = ((frames - frames.mean(dim=1, keepdim=True)) ** 2).mean(dim=1, keepdim=True).sqrt()  # torch.std: 50 ms here
+        saturation = ((frames - frames.mean(dim=1, keepdim=True)) ** 2).mean(dim=1, keepdim=True).sqrt()  # not torch.std: slower
         exposed = torch.exp(-((frames - 0.5) ** 2).sum(dim=1, keepdim=True) / (2 * SIGMA**2))
         # Floors on contrast and saturation: a neutral or flat area has (near) zero of either in
-        # every frame, and Mertens's product then leaves its weights to rounding noise (a 1e-7
-        # change in saturation moved sice/val by 0.07 dB); with them, well-exposedness decides.
+        # every frame, and Mertens's product then leaves its weights to rounding noise; with them,
+        # well-exposedness decides.
         return (contrast + CONTRAST_FLOOR) * (saturation + SATURATION_FLOOR) * exposed + 1e-12
 
     def _down(self, x: torch.Tensor) -> torch.Tensor:
