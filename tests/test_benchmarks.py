@@ -197,3 +197,22 @@ def test_compare_speed_runs_two_checkouts_in_one_run():
     line = done.stdout.strip().splitlines()[-1]
     assert line.startswith("lynx-fast/torch") and "this/other" in line
     assert 0.3 < float(line.rsplit(" ", 1)[1]) < 3.0
+
+
+def test_video_speed_prints_fps_and_memory():
+    done = _run("benchmarks/video_speed.py", "--sizes", "240p", "--models", "lynx-fast", "--frames", "4")
+    assert done.returncode == 0, done.stderr
+    size, model, frames, fps, added = done.stdout.strip().splitlines()[-1].split()
+    assert (size, model, frames) == ("240p", "lynx-fast", "4") and float(fps) > 0 and float(added) >= 0
+
+
+def test_video_quality_prints_flicker_and_denoising(tmp_path):
+    from PIL import Image as PILImage
+
+    photo = tmp_path / "p.png"
+    PILImage.fromarray(gradient_rgb(96, 128, seed=4)).save(photo)
+    done = _run("benchmarks/video_quality.py", str(photo), "--model", "lynx-fast", "--frames", "12")
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in done.stdout.splitlines()[2:]}
+    assert set(rows) == {"static", "lamp", "pan", "moving"}
+    assert rows["static"][3] > rows["static"][2]  # the temporal filter gains on a still clip

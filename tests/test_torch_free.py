@@ -219,3 +219,15 @@ def test_the_night_look_runs_without_torch(tmp_path):
                                                                                 Controls(exposure=-1.5))
     got = read_image(tmp_path / "out" / "night.png").pixels
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_the_colour_controls_run_without_torch(tmp_path, photos):
+    from llid_cli.rendering.pipeline import EnhanceOptions, Pipeline
+
+    result = llid_without_torch("enhance", photos / "p1.png", "-o", tmp_path / "out.png", "--white-balance", "3200",
+                                "--saturation", "1.2")
+    assert result.returncode == 0, result.stderr
+    options = EnhanceOptions(engine=EngineOptions(backend="onnx"), white_balance="3200", controls=Controls(saturation=1.2))
+    expected = Pipeline(options).enhance_image(read_image(photos / "p1.png")).pixels
+    got = read_image(tmp_path / "out.png").pixels
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1

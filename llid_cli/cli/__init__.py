@@ -15,6 +15,7 @@ from llid_cli.core.errors import LlidError
 COMMANDS = {
     "enhance": ("llid_cli.cli.enhance", "Enhance one photo or several."),
     "batch": ("llid_cli.cli.batch", "Enhance a folder of photos (resumable, with progress)."),
+    "video": ("llid_cli.cli.video", "Enhance a video: no flicker, temporal denoising, audio kept."),
     "eval": ("llid_cli.cli.eval", "Score enhanced photos against references."),
     "train": ("llid_cli.cli.train", "Train a model from a YAML config."),
     "export": ("llid_cli.cli.export", "Export a model to ONNX."),

@@ -81,6 +81,10 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, include: 
     jobs = plan_batch(folder, out_dir, recursive, suffix, write.format, allow_inplace=overwrite,
                       include=include, exclude=exclude)
     console = Console(stderr=True)
+    videos = _videos_in(folder, recursive)
+    if videos:
+        console.print(f"{len(videos)} video{'s' if len(videos) > 1 else ''} left out (first: {videos[0].name}): "
+                      "enhance each with `llid video IN -o OUT`")
     if not jobs:
         console.print(f"No images found in {folder}" + ("" if recursive else " (try --recursive)"))
         return
@@ -162,6 +166,13 @@ def _check_resume(out_dir: Path, jobs, options, write, model_name: str, suffix: 
 
     check()
     return start
+
+
+def _videos_in(folder: Path, recursive: bool) -> list[Path]:
+    from llid_cli.io.video import is_video_name
+
+    found = folder.rglob("*") if recursive else folder.glob("*")
+    return sorted(p for p in found if is_video_name(p) and not p.name.startswith("."))
 
 
 @contextmanager

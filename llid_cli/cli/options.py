@@ -63,6 +63,15 @@ def _within_machine(ctx, param, value: int) -> int:
     return value
 
 
+def _parse_white_balance(ctx, param, value: str) -> str:
+    from llid_cli.rendering.colour import parse_white_balance
+
+    try:
+        return parse_white_balance(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _parse_grid(ctx, param, value: str) -> tuple[int, int]:
     try:
         parts = [int(v) for v in value.lower().split("x")]
@@ -93,6 +102,8 @@ def _option(name: str, field, spec: Declared):
         extra["callback"] = _parse_tile
     elif spec.kind == "grid":
         extra["callback"] = _parse_grid
+    elif spec.kind == "white_balance":
+        extra["callback"] = _parse_white_balance
     elif spec.kind == "threads":
         extra.update(type=click.IntRange(min=0), callback=_within_machine)
     elif spec.bounds is not None:

@@ -53,3 +53,21 @@ class TileProgress:
         if self.live:
             self.bar.stop()
             self.live = False
+
+
+def frame_progress(console, quiet: bool):
+    """A video's frames: count, frames per second, ETA."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[fps]:.1f} fps"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        console=console, disable=quiet, transient=False,
+    )

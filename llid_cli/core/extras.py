@@ -13,7 +13,7 @@ import importlib.util
 from llid_cli.core.errors import NotAvailableError
 
 # The extra that brings each optional module.
-_EXTRA = {"torch": "cpu", "onnx": "cpu", "onnxruntime": "onnx"}
+_EXTRA = {"torch": "cpu", "onnx": "cpu", "onnxruntime": "onnx", "av": "video"}
 
 
 def installed(module: str) -> bool:

@@ -42,6 +42,13 @@ class Controls:
         help="Strength of the model's filter for the grain brightening lifts into the shadows: "
              "0 off, 2 twice the noise assumed [default: 1 for lynx; other models have none].")
 
+    # Colourfulness: every pixel's distance from its luminance, in linear light, times this; the
+    # rendering layer renders it after any model (llid_cli.rendering.colour).
+    saturation: float | None = control(
+        None, neutral=1.0, absent=1.0, refusal="does not render saturation: it is rendered after it",
+        bounds=(0.0, 2.0), metavar="S", show_default=False,
+        help="Scale the output's colourfulness in linear light: 0 grey, 1 as rendered, 2 twice [default: 1].")
+
     def value(self, name: str) -> float:
         """The value `name` is rendered at: the one asked for, else the neutral one."""
         asked = getattr(self, name)  # a tensor while a graph is traced: kept as one

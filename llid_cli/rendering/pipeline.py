@@ -32,6 +32,11 @@ from llid_cli.io.formats import FORMAT_EXTENSIONS, default_extension
 from llid_cli.io.image import LUMA_WEIGHTS, from_float, to_float
 from llid_cli.io.write import resolved, same_file
 from llid_cli.models.controls import NAMES, REFUSAL, Controls
+from llid_cli.rendering.colour import (
+    apply_saturation,
+    apply_white_balance,
+    parse_white_balance,
+)
 from llid_cli.rendering.lights import keep_light_colours
 from llid_cli.rendering.night import darker, night_look, sample
 from llid_cli.rendering.tone import blend_pixels, exposure_of, shift_pixels
@@ -70,6 +75,11 @@ class EnhanceOptions:
         "Keep the colour of lights the camera exposed well (lamps, signs, sunsets) as a learned "
         "model brightens the photo around them [default: the model's colours, which pale them "
         "towards white, as SICE's references do]."))
+    # model, keep, auto or a colour temperature in kelvin (llid_cli.rendering.colour).
+    white_balance: str = setting("model", kind="white_balance", recorded=True, metavar="MODE|KELVIN", help=(
+        "White balance of the output: model (as the model renders it), keep (the input's own, as "
+        "the camera recorded it), auto (grey world) or the scene light's colour temperature in "
+        "kelvin (3200: tungsten), corrected to daylight."))
     # "clahe": the classical step before the model.
     pre: str | None = setting(None, kind="choice", choices=("none", "clahe"), typed="none", recorded=True,
                               help="Classical step applied before the model.")
@@ -81,8 +91,9 @@ def _classical(settings: ClaheSettings) -> PixelFn:
     return lambda pixels: enhance_clahe(pixels, settings)
 
 
-# The controls this layer renders after a model that cannot: an exposure shift in linear light.
-RENDERED_AFTER = frozenset({"exposure"})
+# The controls this layer renders after a model that cannot: an exposure shift and saturation,
+# in linear light.
+RENDERED_AFTER = frozenset({"exposure", "saturation"})
 
 # One step of the rendering: (the photo's pixels, the rendering so far, this call's controls) -> the rendering.
 Step = Callable[[np.ndarray, np.ndarray, Controls], np.ndarray]
@@ -99,6 +110,10 @@ def build_enhancer(options: EnhanceOptions, workload_megapixels: float | None = 
     model = resolve_model_name(options)
     if not 0.0 <= options.strength <= 1.0:
         raise LlidError(f"strength must be between 0 and 1, got {options.strength}")
+    try:
+        parse_white_balance(options.white_balance)
+    except ValueError as exc:
+        raise LlidError(f"--white-balance: {exc}") from None
     pre: PixelFn | None = None
     if options.pre == "clahe":
         pre = _classical(options.clahe)
@@ -133,6 +148,12 @@ def build_enhancer(options: EnhanceOptions, workload_megapixels: float | None = 
     def light_colours_step(pixels: np.ndarray, out: np.ndarray, _: Controls) -> np.ndarray:
         return keep_light_colours(pixels, out)  # the photo's own lights, not the pre-step's
 
+    def white_balance_step(pixels: np.ndarray, out: np.ndarray, _: Controls) -> np.ndarray:
+        return apply_white_balance(pixels, out, options.white_balance)
+
+    def saturation_step(_: np.ndarray, out: np.ndarray, call: Controls) -> np.ndarray:
+        return apply_saturation(out, float(call.value("saturation")))
+
     def whites_step(pixels: np.ndarray, out: np.ndarray, _: Controls) -> np.ndarray:
         # Whites stay white, unless the user asked for a darker photo.
         return keep_whites(pixels, out, min(options.controls.exposure, 0.0))
@@ -145,6 +166,9 @@ def build_enhancer(options: EnhanceOptions, workload_megapixels: float | None = 
         steps.append(exposure_step)
     if options.light_colours:
         steps.append(light_colours_step)
+    if options.white_balance != "model":
+        steps.append(white_balance_step)
+    steps.append(saturation_step)  # 1 (as rendered) costs nothing
     if model != "clahe":
         steps.append(whites_step)
     steps.append(strength_step)
@@ -223,6 +247,11 @@ class Pipeline:
         self.model_name = resolve_model_name(options)
         # Resolved once: with only --weights, naming the model means reading the file.
         self._enhance = build_enhancer(replace(options, model=self.model_name), workload_megapixels, progress)
+
+    def enhance_pixels(self, pixels: np.ndarray, ev: float | None = None) -> np.ndarray:
+        """A frame's pixels (HxWx3, own dtype) rendered at `ev`, its shift of the automatic
+        exposure (default: `--exposure`'s); no night look (a video decides exposure over time)."""
+        return self._enhance(pixels, self.options.controls.exposure if ev is None else ev)
 
     def enhance_image(self, image: Image) -> Image:
         return self._enhanced(image)[0]
