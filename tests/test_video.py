@@ -231,3 +231,68 @@ def test_sigterm_mid_video_leaves_no_partial_output(tmp_path):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 143, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
+
+
+def test_an_encoder_failure_is_one_error_and_leaves_nothing(tmp_path):
+    """Encoding runs on a thread of its own; what fails there fails the call, and no file is left."""
+    from llid_cli.core.errors import ImageWriteError
+    from llid_cli.io.video import VideoReader, VideoWriter
+
+    source = make_clip(tmp_path / "in.mp4", frames=3, audio=False)
+    reader = VideoReader(source)
+    writer = VideoWriter(tmp_path / "out.mp4", reader)
+
+    def fails(pixels, pts):
+        raise ValueError("the encoder gave up")
+
+    writer._encode = fails  # as a codec error on the encoder's thread would
+    with pytest.raises(ImageWriteError, match="out.mp4: cannot write this video .the encoder gave up"):
+        for frame in reader.frames():
+            writer.write(frame.pixels, frame.pts)
+        writer.finish()
+    reader.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_hdr_is_refused_in_one_line(tmp_path):
+    """PQ video is not SDR: rendering it as if it were would be wrong, so it is refused."""
+    path = tmp_path / "hdr.mkv"
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx265", rate=30)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p10le"
+        video.codec_context.color_trc = 16  # SMPTE 2084 (PQ)
+        video.codec_context.color_primaries = 9  # BT.2020
+        video.codec_context.colorspace = 9
+        video.codec_context.options = {"x265-params": "log-level=error"}
+        for index in range(3):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 200, np.uint16) * 64, format="rgb48le")
+            frame.pts, frame.color_trc = index, 16
+            for packet in video.encode(frame.reformat(format="yuv420p10le")):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+    result = CliRunner().invoke(cli, ["video", str(path), "-o", str(tmp_path / "o.mp4")])
+    assert result.exit_code == 1 and "HDR video (PQ" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hdr.mkv"]
+
+
+def test_ten_bit_video_stays_ten_bit(tmp_path):
+    path = tmp_path / "deep.mkv"
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx265", rate=30)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p10le"
+        video.codec_context.options = {"x265-params": "log-level=error"}
+        for index in range(3):
+            frame = av.VideoFrame.from_ndarray((dark_scene(48, 64) * 257).astype(np.uint16), format="rgb48le")
+            frame.pts = index
+            for packet in video.encode(frame.reformat(format="yuv420p10le")):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+    result = CliRunner().invoke(cli, ["video", str(path), "-o", str(tmp_path / "o.mkv"), "--codec", "h265",
+                                      "--model", "clahe"])
+    assert result.exit_code == 0, result.output
+    with av.open(str(tmp_path / "o.mkv")) as container:
+        frame = next(container.decode(video=0))
+        assert frame.format.name == "yuv420p10le"

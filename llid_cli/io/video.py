@@ -152,6 +152,7 @@ class VideoWriter:
         import av
 
         self.target = Path(target)
+        self._worker, self._queue, self._error = None, None, None
         container_format = VIDEO_EXTENSIONS.get(self.target.suffix.lower())
         if container_format is None:
             raise ImageWriteError(f"not a video name (one of {', '.join(sorted(VIDEO_EXTENSIONS))})", self.target)
@@ -193,7 +194,59 @@ class VideoWriter:
         self.ten_bit = info.ten_bit
         self.colour = info.colour
 
+    # Encoding and muxing run on a thread of their own, fed through a short queue, so that x264
+    # (and the conversion to YUV) work while the model renders the next frame; the queue bounds
+    # the frames held at once.
+    QUEUE = 3
+
     def write(self, pixels: np.ndarray, pts: int | None) -> None:
+        self._put(("frame", pixels, pts))
+
+    def copy(self, packets: list) -> None:
+        if packets:
+            self._put(("packets", packets, None))
+
+    def _put(self, item) -> None:
+        import queue
+        import threading
+
+        if self._worker is None:
+            self._queue = queue.Queue(maxsize=self.QUEUE)
+            self._worker = threading.Thread(target=self._work, name="llid-video-encoder", daemon=True)
+            self._worker.start()
+        while True:
+            self._raise_error()
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _work(self) -> None:
+        try:
+            while True:
+                kind, payload, pts = self._queue.get()
+                if kind == "stop":
+                    return
+                if kind == "frame":
+                    self._encode(payload, pts)
+                else:
+                    self._mux_copies(payload)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            self._error = exc
+
+    def _raise_error(self) -> None:
+        """The encoder thread's failure, as the caller's: the writer is done for, its file removed."""
+        if self._error is not None:
+            import av
+
+            self.abort()
+
+            if isinstance(self._error, (av.FFmpegError, ValueError, OSError)):
+                raise ImageWriteError(f"cannot write this video ({_first_line(self._error)})", self.target)
+            raise self._error
+
+    def _encode(self, pixels: np.ndarray, pts: int | None) -> None:
         import av
 
         frame = av.VideoFrame.from_ndarray(pixels, format="rgb48le" if pixels.dtype == np.uint16 else "rgb24")
@@ -205,15 +258,31 @@ class VideoWriter:
         for packet in self.stream.encode(frame.reformat(format=self.stream.pix_fmt)):
             self.container.mux(packet)
 
-    def copy(self, packets: list) -> None:
+    def _mux_copies(self, packets: list) -> None:
         for packet in packets:
             out = self.copied.get(packet.stream.index)
             if out is not None:
                 packet.stream = out
                 self.container.mux(packet)
 
+    def _stop(self) -> None:
+        """Let the encoder thread finish what is queued, and wait for it."""
+        if self._worker is not None:
+            import queue
+
+            while self._worker.is_alive():  # a thread that failed reads no more: no waiting on it
+                try:
+                    self._queue.put(("stop", None, None), timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            self._worker.join()
+            self._worker = None
+
     def finish(self) -> Path:
         try:
+            self._stop()
+            self._raise_error()
             for packet in self.stream.encode():
                 self.container.mux(packet)
             self.container.close()
@@ -225,6 +294,13 @@ class VideoWriter:
         return self.target
 
     def abort(self) -> None:
+        if self._worker is not None:  # drop what is queued: nothing of it is kept
+            try:
+                while True:
+                    self._queue.get_nowait()
+            except Exception:  # noqa: BLE001 - queue.Empty
+                pass
+            self._stop()
         try:
             self.container.close()
         except Exception:  # noqa: BLE001 - closing a half-written file may fail; it is removed anyway
