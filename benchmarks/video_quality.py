@@ -75,12 +75,30 @@ def psnr(a, b, where=None) -> float:
     return 10 * math.log10(255**2 / max(float(((a - b) ** 2).mean()), 1e-10))
 
 
+def write_strip(path: Path, *rows: list[np.ndarray]) -> None:
+    """Four frames of each row (the input brightened 4 stops to be seen), side by side, half size."""
+    import cv2
+
+    from llid_cli.io import Image, write_image
+    from llid_cli.rendering.tone import shift_pixels
+
+    picks = np.linspace(len(rows[0]) // 2, len(rows[0]) - 1, 4).astype(int)
+    lines = []
+    for index, frames in enumerate(rows):
+        chosen = [shift_pixels(frames[i], 4.0) if index == 0 else frames[i] for i in picks]
+        lines.append(np.concatenate([cv2.resize(f, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+                                     for f in chosen], axis=1))
+    write_image(Image(pixels=np.concatenate(lines, axis=0)), path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photo", type=Path, nargs="?", default=Path("../shared/data/clean/kodak24/kodim23.jpg"))
     parser.add_argument("--model", default="lynx")
     parser.add_argument("--frames", type=int, default=72)
     parser.add_argument("--clips", default="static,lamp,pan,moving")
+    parser.add_argument("--strip", type=Path, help="write the moving clip's frames here (JPEG): input, each "
+                        "frame on its own, llid video; to look for ghosts")
     args = parser.parse_args()
     photo = read_image(args.photo).pixels[..., :3]
     pipeline = Pipeline(EnhanceOptions(model=args.model))
@@ -106,6 +124,8 @@ def main() -> None:
                 where[height // 3: height // 3 + height // 6] = True
             rows.append((flicker, psnr(out[skip:], reference[skip:], where)))
         print(f"{kind:8} {rows[0][0]:>18.4f} {rows[1][0]:>19.4f} {rows[0][1]:>15.2f} {rows[1][1]:>16.2f}")
+        if kind == "moving" and args.strip:
+            write_strip(args.strip, noisy, render(noisy, pipeline, per_frame), render(noisy, pipeline, default))
 
 
 if __name__ == "__main__":
