@@ -296,3 +296,27 @@ def test_ten_bit_video_stays_ten_bit(tmp_path):
     with av.open(str(tmp_path / "o.mkv")) as container:
         frame = next(container.decode(video=0))
         assert frame.format.name == "yuv420p10le"
+
+
+def test_colour_tags_are_kept(tmp_path):
+    path = tmp_path / "tagged.mp4"
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=30)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        context = video.codec_context
+        context.color_primaries, context.color_trc, context.colorspace, context.color_range = 1, 1, 1, 1  # BT.709, limited
+        for index in range(3):
+            frame = av.VideoFrame.from_ndarray(dark_scene(48, 64).astype(np.uint8), format="rgb24")
+            frame.pts = index
+            for packet in video.encode(frame.reformat(format="yuv420p")):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+    result = CliRunner().invoke(cli, ["video", str(path), "-o", str(tmp_path / "o.mp4"), "--model", "clahe"])
+    assert result.exit_code == 0, result.output
+    tags = []
+    for name in (path, tmp_path / "o.mp4"):
+        with av.open(str(name)) as container:
+            frame = next(container.decode(video=0))
+            tags.append((int(frame.color_primaries), int(frame.color_trc), int(frame.colorspace), int(frame.color_range)))
+    assert tags[0] == tags[1] == (1, 1, 1, 1)
