@@ -73,6 +73,27 @@ def make_clip(path: Path, frames: int, size=(48, 64), fps: int = 30, vfr: bool =
     return path
 
 
+def encode_clip(path: Path, encoder: str, pix_fmt: str, frames: list[np.ndarray], tags: dict | None = None,
+                options: dict | None = None) -> Path:
+    """Frames (8- or 16-bit RGB) encoded as they are, with colour `tags` on the stream and the frames."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream(encoder, rate=30)
+        video.width, video.height, video.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix_fmt
+        for name, value in (tags or {}).items():
+            setattr(video.codec_context, name, value)
+        video.codec_context.options = options or {}
+        for index, pixels in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb48le" if pixels.dtype == np.uint16 else "rgb24")
+            frame.pts = index
+            for name, value in (tags or {}).items():
+                setattr(frame, name, value)
+            for packet in video.encode(frame.reformat(format=pix_fmt)):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+    return path
+
+
 def streams_of(path: Path) -> dict:
     with av.open(str(path)) as container:
         video = container.streams.video[0]
@@ -256,21 +277,9 @@ def test_an_encoder_failure_is_one_error_and_leaves_nothing(tmp_path):
 
 def test_hdr_is_refused_in_one_line(tmp_path):
     """PQ video is not SDR: rendering it as if it were would be wrong, so it is refused."""
-    path = tmp_path / "hdr.mkv"
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx265", rate=30)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p10le"
-        video.codec_context.color_trc = 16  # SMPTE 2084 (PQ)
-        video.codec_context.color_primaries = 9  # BT.2020
-        video.codec_context.colorspace = 9
-        video.codec_context.options = {"x265-params": "log-level=error"}
-        for index in range(3):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 200, np.uint16) * 64, format="rgb48le")
-            frame.pts, frame.color_trc = index, 16
-            for packet in video.encode(frame.reformat(format="yuv420p10le")):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
+    pq = {"color_trc": 16, "color_primaries": 9, "colorspace": 9}  # SMPTE 2084 (PQ), BT.2020
+    path = encode_clip(tmp_path / "hdr.mkv", "libx265", "yuv420p10le", [np.full((48, 64, 3), 12800, np.uint16)] * 3,
+                       pq, {"x265-params": "log-level=error"})
     result = CliRunner().invoke(cli, ["video", str(path), "-o", str(tmp_path / "o.mp4")])
     assert result.exit_code == 1 and "HDR video (PQ" in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1
@@ -278,18 +287,8 @@ def test_hdr_is_refused_in_one_line(tmp_path):
 
 
 def test_ten_bit_video_stays_ten_bit(tmp_path):
-    path = tmp_path / "deep.mkv"
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx265", rate=30)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p10le"
-        video.codec_context.options = {"x265-params": "log-level=error"}
-        for index in range(3):
-            frame = av.VideoFrame.from_ndarray((dark_scene(48, 64) * 257).astype(np.uint16), format="rgb48le")
-            frame.pts = index
-            for packet in video.encode(frame.reformat(format="yuv420p10le")):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
+    frames = [(dark_scene(48, 64) * 257).astype(np.uint16)] * 3
+    path = encode_clip(tmp_path / "deep.mkv", "libx265", "yuv420p10le", frames, options={"x265-params": "log-level=error"})
     result = CliRunner().invoke(cli, ["video", str(path), "-o", str(tmp_path / "o.mkv"), "--codec", "h265",
                                       "--model", "clahe"])
     assert result.exit_code == 0, result.output
@@ -299,19 +298,8 @@ def test_ten_bit_video_stays_ten_bit(tmp_path):
 
 
 def test_colour_tags_are_kept(tmp_path):
-    path = tmp_path / "tagged.mp4"
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=30)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        context = video.codec_context
-        context.color_primaries, context.color_trc, context.colorspace, context.color_range = 1, 1, 1, 1  # BT.709, limited
-        for index in range(3):
-            frame = av.VideoFrame.from_ndarray(dark_scene(48, 64).astype(np.uint8), format="rgb24")
-            frame.pts = index
-            for packet in video.encode(frame.reformat(format="yuv420p")):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
+    bt709 = {"color_primaries": 1, "color_trc": 1, "colorspace": 1, "color_range": 1}  # BT.709, limited range
+    path = encode_clip(tmp_path / "tagged.mp4", "libx264", "yuv420p", [dark_scene(48, 64).astype(np.uint8)] * 3, bt709)
     result = CliRunner().invoke(cli, ["video", str(path), "-o", str(tmp_path / "o.mp4"), "--model", "clahe"])
     assert result.exit_code == 0, result.output
     tags = []

@@ -1,9 +1,19 @@
-"""The progress bar of commands that work through many photos (batch, eval): count, MP/s, ETA."""
+"""The progress bars of commands that work through many photos or frames (batch, eval, video)."""
 
 from __future__ import annotations
 
 
 def file_progress(console, quiet: bool):
+    return _counted(console, quiet, "{task.fields[mps]:.2f} MP/s")
+
+
+def frame_progress(console, quiet: bool):
+    """A video's frames: count, frames per second, ETA."""
+    return _counted(console, quiet, "{task.fields[fps]:.1f} fps")
+
+
+def _counted(console, quiet: bool, rate: str):
+    """A bar of items done, their `rate` (a template of the task's fields), time and ETA."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -15,7 +25,7 @@ def file_progress(console, quiet: bool):
 
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[mps]:.2f} MP/s"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        TextColumn(rate), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
         console=console, disable=quiet, transient=False,
     )
 
@@ -54,20 +64,3 @@ class TileProgress:
             self.bar.stop()
             self.live = False
 
-
-def frame_progress(console, quiet: bool):
-    """A video's frames: count, frames per second, ETA."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[fps]:.1f} fps"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-        console=console, disable=quiet, transient=False,
-    )

@@ -20,18 +20,29 @@ TEMP_SUFFIX = ".llid-tmp"
 STALE_SECONDS = 60  # a temporary file this old is no write in progress: its writer was killed
 
 
+def temporary_beside(path: Path) -> tuple[int, str]:
+    """(an open descriptor, the name) of a new hidden temporary file beside `path`, named after it
+    and after this writer (host and pid), so that `remove_stale` knows whose it is."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return tempfile.mkstemp(prefix=f".{path.name}.{_WRITER}", suffix=TEMP_SUFFIX, dir=path.parent)
+
+
+def publish(tmp: str | os.PathLike, path: Path) -> None:
+    """Give the finished temporary file `tmp` the mode a new file gets, and rename it onto `path`."""
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
+    remove_stale((path,))  # earlier, killed writes of this file
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_WRITER}", suffix=TEMP_SUFFIX, dir=path.parent)
+    fd, tmp = temporary_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-        remove_stale((path,))  # earlier, killed writes of this file
+        publish(tmp, path)
     except BaseException:
         # BaseException: KeyboardInterrupt and SystemExit must not leave the temporary file either.
         try:

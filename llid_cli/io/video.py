@@ -10,7 +10,6 @@ target and renamed at the end: an interrupted run leaves no partial video.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 
 from llid_cli.core.errors import ImageReadError, ImageWriteError
 from llid_cli.core.extras import require
-from llid_cli.io.atomic import _WRITER, TEMP_SUFFIX, remove_stale
+from llid_cli.io.atomic import publish, remove_stale, temporary_beside
 
 VIDEO_EXTENSIONS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
                     ".avi": "avi", ".mts": "mpegts", ".ts": "mpegts"}
@@ -59,7 +58,8 @@ class Frame:
 
 
 class VideoReader:
-    """Decodes the first video stream of `path`; `packets()` of the other streams are kept for the writer."""
+    """Decodes the first video stream of `path`; the other streams' packets met on the way are kept
+    for the writer (`take_other_packets`)."""
 
     def __init__(self, path: str | os.PathLike):
         require("av", "llid video")
@@ -158,9 +158,8 @@ class VideoWriter:
             raise ImageWriteError(f"not a video name (one of {', '.join(sorted(VIDEO_EXTENSIONS))})", self.target)
         codec = codec or DEFAULT_CODEC.get(container_format, "h264")
         encoder, pix8, pix10 = CODECS[codec]
-        self.target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale((self.target,))
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.target.name}.{_WRITER}", suffix=TEMP_SUFFIX, dir=self.target.parent)
+        fd, tmp = temporary_beside(self.target)
         os.close(fd)
         self.tmp = Path(tmp)
         info = reader.info
@@ -191,7 +190,6 @@ class VideoWriter:
         except (av.FFmpegError, ValueError, OSError) as exc:
             self.abort()
             raise ImageWriteError(f"cannot write this video ({_first_line(exc)})", self.target) from None
-        self.ten_bit = info.ten_bit
         self.colour = info.colour
 
     # Encoding and muxing run on a thread of their own, fed through a short queue, so that x264
@@ -286,8 +284,7 @@ class VideoWriter:
             for packet in self.stream.encode():
                 self.container.mux(packet)
             self.container.close()
-            os.chmod(self.tmp, 0o644)
-            os.replace(self.tmp, self.target)
+            publish(self.tmp, self.target)
         except BaseException:
             self.abort()
             raise

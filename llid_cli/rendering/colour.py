@@ -95,8 +95,11 @@ def white_balance_gains(original: np.ndarray, enhanced: np.ndarray, mode: str) -
     the balance `mode` asks for; ones for `model`."""
     if mode == "model":
         return np.ones(3, np.float32)
-    source = srgb_to_linear(to_float(original))
-    output = srgb_to_linear(to_float(enhanced))
+    return _gains(srgb_to_linear(to_float(original)), srgb_to_linear(to_float(enhanced)), mode)
+
+
+def _gains(source: np.ndarray, output: np.ndarray, mode: str) -> np.ndarray:
+    """`white_balance_gains` of the input's and the output's linear light."""
     chosen = _measured(source)
     now = _balance(output, chosen)
     if mode == "auto":
@@ -115,10 +118,13 @@ def white_balance_gains(original: np.ndarray, enhanced: np.ndarray, mode: str) -
 
 def apply_white_balance(original: np.ndarray, enhanced: np.ndarray, mode: str) -> np.ndarray:
     """`enhanced` with the white balance `mode` asks for, in its own dtype."""
-    gains = white_balance_gains(original, enhanced, mode)
+    if mode == "model":
+        return enhanced
+    output = srgb_to_linear(to_float(enhanced))  # once: the gains are measured on it, then applied
+    gains = _gains(srgb_to_linear(to_float(original)), output, mode)
     if np.allclose(gains, 1.0):
         return enhanced
-    linear = srgb_to_linear(to_float(enhanced)) * gains
+    linear = output * gains
     # A channel pushed past white takes the pixel's others down with it, in proportion: its hue stays.
     peak = linear.max(axis=2, keepdims=True)
     linear = np.where(peak > 1.0, linear / np.maximum(peak, 1e-9), linear)

@@ -75,6 +75,9 @@ class TemporalExposure:
     def __init__(self, enhance, smoothing: float, user_ev: float = 0.0, settling: int = 0):
         self.enhance, self.smoothing, self.user_ev, self.settling = enhance, smoothing, user_ev, settling
         self.since_cut = 0
+        # The present frame's thumbnail pixels that are not lights, and its exposure over them.
+        self.keep: np.ndarray | None = None
+        self.before = 0.0
         self.level: float | None = None  # the smoothed gain (stops) the model gives the scene, lights left out
         self.seconds: float | None = None
         self.previous: np.ndarray | None = None
@@ -86,14 +89,13 @@ class TemporalExposure:
         painted = small.copy()
         if keep.any() and not keep.all():
             painted[~keep] = np.median(small[keep], axis=0)  # the scene without its lamps
-        scene = self._gain(painted, small, keep, self.user_ev)
-        as_is = self._gain(small, small, keep, self.user_ev) if not keep.all() else scene
+        scene = self._gain(painted, keep, self.user_ev)
+        as_is = self._gain(small, keep, self.user_ev) if not keep.all() else scene
         return scene, as_is
 
-    def _gain(self, small: np.ndarray, original: np.ndarray, keep: np.ndarray, ev: float) -> float:
-        """Stops the rendering at `ev` adds to `original`'s exposure, away from its lights."""
-        return exposure_over(to_float(self.enhance(np.ascontiguousarray(small, np.float32), ev)), keep) - \
-            exposure_over(original, keep)
+    def _gain(self, small: np.ndarray, keep: np.ndarray, ev: float) -> float:
+        """Stops the rendering of `small` at `ev` adds to the frame's exposure, away from its lights."""
+        return exposure_over(to_float(self.enhance(np.ascontiguousarray(small, np.float32), ev)), keep) - self.before
 
     def solve(self, small: np.ndarray, keep: np.ndarray, wanted: float, ev: float, gain: float) -> float:
         """The EV at which the frame's gain away from its lights is `wanted`, from `gain` at `ev`.
@@ -104,7 +106,7 @@ class TemporalExposure:
             if abs(wanted - gain) < TOLERANCE:
                 break
             next_ev = ev + step
-            next_gain = self._gain(small, small, keep, next_ev)
+            next_gain = self._gain(small, keep, next_ev)
             slope = (next_gain - gain) / (next_ev - ev) if next_ev != ev else 1.0
             ev, gain = next_ev, next_gain
             step = (wanted - gain) / min(3.0, max(0.3, slope))
@@ -114,7 +116,7 @@ class TemporalExposure:
         """The EV this frame is rendered with (the user's `--exposure` included)."""
         small = thumbnail(pixels)
         keep = ~lights(small)
-        self.last = (small, keep)
+        self.keep, self.before = keep, exposure_over(small, keep)
         scene, as_is = self.decide(small, keep)
         counts = histogram(small)
         cut = self.previous is not None and 0.5 * float(np.abs(counts - self.previous).sum()) > CUT
@@ -214,8 +216,8 @@ class FrameRenderer:
         out = self.pipeline.enhance_pixels(clean, self.exposure.shift(clean, seconds))
         # The shift was found on a thumbnail; the full frame's own decision differs from it a
         # little, with the noise of each frame: what is left is measured and shifted away.
-        small, keep = self.exposure.last
-        left = self.exposure.level - (exposure_over(thumbnail(out), keep) - exposure_over(small, keep))
+        got = exposure_over(thumbnail(out), self.exposure.keep) - self.exposure.before
+        left = self.exposure.level - got
         out = shift_pixels(out, left) if abs(left) > RESIDUAL else out
         return out if out.dtype == pixels.dtype else from_float(to_float(out), pixels.dtype)
 
