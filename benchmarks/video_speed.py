@@ -24,7 +24,7 @@ import numpy as np
 SIZES = {"240p": (240, 320), "720p": (720, 1280), "1080p": (1080, 1920), "4k": (2160, 3840)}
 
 
-def make_clip(path: Path, size: tuple[int, int], frames: int, fps: int = 30) -> None:
+def make_clip(path: Path, size: tuple[int, int], frames: int, fps: int = 30, keyint: int | None = None) -> None:
     import av
 
     rng = np.random.default_rng(0)
@@ -33,7 +33,7 @@ def make_clip(path: Path, size: tuple[int, int], frames: int, fps: int = 30) -> 
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = size[1], size[0], "yuv420p"
-        video.codec_context.options = {"crf": "18", "preset": "ultrafast"}
+        video.codec_context.options = {"crf": "18", "preset": "ultrafast", **({"g": str(keyint)} if keyint else {})}
         audio = out.add_stream("aac", rate=44100)
         audio.layout = "stereo"
         for index in range(frames):

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
+import secrets
+import socket
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -133,3 +138,31 @@ def tiny_datasets(tmp_path: Path) -> dict[str, Path]:
         write_image(Image(pixels=gradient_rgb(50, 60, seed=20 + i)), roots["clean"] / f"c{i}.png")
     (roots["manifest"] / "manifest.json").write_text(json.dumps(scenes))
     return roots
+
+
+_RAY = str(Path(sys.executable).parent / "ray")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """A real Ray cluster on 127.0.0.1: a head node and one worker node, one CPU each, with Ray's
+    token authentication on; (address, environment for the CLI's processes)."""
+    pytest.importorskip("ray")
+    port = _free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+           "RAY_USAGE_STATS_ENABLED": "0"}
+    common = ["--num-cpus=1", "--disable-usage-stats"]
+    try:
+        subprocess.run([_RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+                        "--include-dashboard=false", *common], env=env, check=True, capture_output=True, timeout=180)
+        subprocess.run([_RAY, "start", f"--address=127.0.0.1:{port}", *common], env=env, check=True,
+                       capture_output=True, timeout=180)
+        yield f"127.0.0.1:{port}", env
+    finally:
+        subprocess.run([_RAY, "stop", "--force"], env=env, capture_output=True, timeout=180)

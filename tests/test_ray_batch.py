@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,32 +19,8 @@ pytestmark = pytest.mark.slow  # Slow tier: a real Ray cluster started on 127.0.
 
 pytest.importorskip("ray")
 
-RAY = str(Path(sys.executable).parent / "ray")
 TEMP = ".llid-tmp"
 RECORD = ".llid-batch.json"  # what the batch was made with (llid_cli/rendering/made_with.py), not an output
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    """A head node and one worker node, one CPU each, with Ray's token authentication on."""
-    port = _free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
-           "RAY_USAGE_STATS_ENABLED": "0"}
-    common = ["--num-cpus=1", "--disable-usage-stats"]
-    try:
-        subprocess.run([RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
-                        "--include-dashboard=false", *common], env=env, check=True, capture_output=True, timeout=180)
-        subprocess.run([RAY, "start", f"--address=127.0.0.1:{port}", *common], env=env, check=True,
-                       capture_output=True, timeout=180)
-        yield f"127.0.0.1:{port}", env
-    finally:
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=180)
 
 
 def _llid(*args, env=None, **kwargs) -> subprocess.Popen:

@@ -133,6 +133,37 @@ def test_audio_timing_rotation_and_metadata_are_kept(tmp_path):
         sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]  # no temporary left
 
 
+def test_subtitles_are_copied_as_they_were(tmp_path):
+    """A Matroska clip with an SRT track (read by FFmpeg's own SRT demuxer, muxed beside the video)
+    comes out with the same subtitle packets at the same times, beside the enhanced video."""
+    (tmp_path / "subs.srt").write_text("1\n00:00:00,100 --> 00:00:00,400\nline one\n\n"
+                                       "2\n00:00:00,500 --> 00:00:00,900\nline two\n")
+    pictures = make_clip(tmp_path / "pictures.mp4", frames=30, audio=False)
+    source = tmp_path / "in.mkv"
+    with av.open(str(tmp_path / "subs.srt")) as srt, av.open(str(pictures)) as video_in, \
+            av.open(str(source), "w") as out:
+        streams = {video_in.streams.video[0].index: out.add_stream_from_template(video_in.streams.video[0])}
+        text = out.add_stream_from_template(srt.streams.subtitles[0])
+        for packet in video_in.demux(video_in.streams.video[0]):
+            if packet.size:
+                packet.stream = streams[0]
+                out.mux(packet)
+        for packet in srt.demux(srt.streams.subtitles[0]):
+            if packet.size:
+                packet.stream = text
+                out.mux(packet)
+
+    def subtitles(path):
+        with av.open(str(path)) as container:
+            return [(bytes(p), p.pts, p.duration) for p in container.demux(container.streams.subtitles[0]) if p.size]
+
+    result = CliRunner().invoke(cli, ["video", str(source), "-o", str(tmp_path / "out.mkv"), "--model", "lynx-fast"])
+    assert result.exit_code == 0, result.output
+    assert subtitles(tmp_path / "out.mkv") == subtitles(source)
+    assert [text for text, _, _ in subtitles(source)] == [b"line one", b"line two"]
+    assert len(streams_of(tmp_path / "out.mkv")["pts"]) == 30
+
+
 @pytest.mark.parametrize("codec, name", [("h265", "out.mkv"), ("ffv1", "out.mkv"), ("vp9", "out.webm")])
 def test_other_codecs(tmp_path, codec, name):
     source = make_clip(tmp_path / "in.mp4", frames=4, audio=False)

@@ -81,8 +81,12 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that the same clean-up runs; exits 143 instead of 130."""
 
 
+_signalled: list[int] = []  # SIGTERM received: libraries that catch the exception (Ray's waits) raise a plain one
+
+
 def _terminate(signum, frame):
     # Turn a kill into an exception so that pending atomic writes clean up their temporary files.
+    _signalled.append(signum)
     raise Terminated
 
 
@@ -100,7 +104,7 @@ def main() -> None:
             sys.exit(code)
     except (KeyboardInterrupt, click.exceptions.Abort) as exc:
         # Click turns the interrupt into Abort, keeping it as the cause.
-        terminated = isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated)
+        terminated = isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated) or bool(_signalled)
         how = "terminated" if terminated else "interrupted"
         click.echo(f"llid: {how}; finished outputs are kept and no partial output was left behind", err=True)
         sys.exit(143 if terminated else 130)

@@ -10,11 +10,12 @@ from pathlib import Path
 import click
 
 from llid_cli.cli.options import (
-    Finite,
     check_report_path,
     enhance_options_from,
     max_pixels_from,
     model_options,
+    ray_options,
+    ray_options_from,
     write_options,
     write_options_from,
 )
@@ -38,14 +39,7 @@ from llid_cli.io.atomic import remove_stale
               help="Write a JSON summary of every file here.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (as --report writes it) as JSON on stdout.")
-@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
-              help="Spread the files over Ray workers: alone, a local Ray instance; with auto, HOST:PORT or "
-                   "ray://HOST:10001, that cluster (files on a disk every node sees). --threads is then each "
-                   "worker's CPUs (default 1).")
-@click.option("--workers", type=click.IntRange(0, 100000), default=0,
-              help="With --ray: worker processes, each loading the model once [default: as many as fit].")
-@click.option("--gpus-per-worker", type=Finite(0, 64), default=0.0,
-              help="With --ray: GPUs each worker reserves (0.5: two workers share a card).")
+@ray_options("Spread the files over Ray workers")
 @model_options
 @write_options
 def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, include: tuple[str, ...],
@@ -71,9 +65,8 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, include: 
         workload_megapixels,
     )
 
-    if ray_address is None and (workers or gpus_per_worker):
-        raise click.UsageError("--workers and --gpus-per-worker go with --ray")
     options = enhance_options_from(kwargs)
+    ray = ray_options_from(ray_address, workers, gpus_per_worker, options.engine.threads)
     write = write_options_from(kwargs, overwrite)
     max_pixels = max_pixels_from(kwargs)
     if report is not None:
@@ -94,7 +87,7 @@ def command(folder: Path, out_dir: Path, recursive: bool, suffix: str, include: 
     start = time.perf_counter()
     results = []
     workload = workload_megapixels(options, (source for source, target in jobs if overwrite or not target.exists()))
-    with _runner(ray_address, workers, gpus_per_worker, options, write, max_pixels, workload) as (run, where), \
+    with _runner(ray, options, write, max_pixels, workload) as (run, where), \
             ExitStack() as held:
         if where:
             console.print(where)
@@ -176,19 +169,17 @@ def _videos_in(folder: Path, recursive: bool) -> list[Path]:
 
 
 @contextmanager
-def _runner(ray_address, workers, gpus_per_worker, options, write, max_pixels, workload):
+def _runner(ray, options, write, max_pixels, workload):
     """(run, what to say first): this process's pipeline, or a pool of Ray workers."""
-    if ray_address is None:
+    if ray is None:
         from llid_cli.rendering.pipeline import Pipeline
 
         yield Pipeline(options, write, max_pixels, workload).run_many, ""
         return
-    from llid_cli.distributed.ray_batch import RayBatch, RayOptions
+    from llid_cli.distributed.ray_batch import RayBatch
 
-    ray_options = RayOptions(address=None if ray_address == "local" else ray_address, workers=workers,
-                             gpus_per_worker=gpus_per_worker, cpus_per_worker=options.engine.threads or 1)
-    with RayBatch(ray_options, options, write, max_pixels, workload) as pool:
-        yield pool.run, f"Ray: {pool.workers} worker(s) on {ray_options.address or 'a local instance'}"
+    with RayBatch(ray, options, write, max_pixels, workload) as pool:
+        yield pool.run, f"Ray: {pool.workers} worker(s) on {ray.address or 'a local instance'}"
 
 
 def _in_plan_order(results, jobs):

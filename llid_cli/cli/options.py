@@ -208,3 +208,30 @@ def check_report_path(report: Path) -> None:
         raise click.BadParameter(f"{report}: the folder {folder} does not exist", param_hint="--report")
     if not os.access(folder, os.W_OK) or (report.exists() and not os.access(report, os.W_OK)):
         raise click.BadParameter(f"{report}: not writable here", param_hint="--report")
+
+
+def ray_options(spreads: str):
+    """--ray [ADDRESS], --workers, --gpus-per-worker: one set for every command that runs on Ray;
+    `spreads` says what the workers take (the start of --ray's help)."""
+    return _compose(
+        click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+                     help=f"{spreads}: alone, a local Ray instance; with auto, HOST:PORT or ray://HOST:10001, that "
+                          "cluster (files on a disk every node sees). --threads is then each worker's CPUs (default 1)."),
+        click.option("--workers", type=click.IntRange(0, 100000), default=0,
+                     help="With --ray: worker processes, each loading the model once [default: as many as fit]."),
+        click.option("--gpus-per-worker", type=Finite(0, 64), default=0.0,
+                     help="With --ray: GPUs each worker reserves (0.5: two workers share a card)."),
+    )
+
+
+def ray_options_from(ray_address: str | None, workers: int, gpus_per_worker: float, threads: int | None):
+    """The RayOptions the --ray options ask for (None without --ray); --workers and
+    --gpus-per-worker alone are a usage error."""
+    if ray_address is None:
+        if workers or gpus_per_worker:
+            raise click.UsageError("--workers and --gpus-per-worker go with --ray")
+        return None
+    from llid_cli.distributed.pool import RayOptions
+
+    return RayOptions(address=None if ray_address == "local" else ray_address, workers=workers,
+                      gpus_per_worker=gpus_per_worker, cpus_per_worker=threads or 1)

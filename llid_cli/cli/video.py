@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from llid_cli.cli.options import Finite, enhance_options_from, model_options
+from llid_cli.cli.options import (
+    Finite,
+    enhance_options_from,
+    model_options,
+    ray_options,
+    ray_options_from,
+)
 
 
 @click.command("video")
@@ -22,8 +28,12 @@ from llid_cli.cli.options import Finite, enhance_options_from, model_options
 @click.option("--temporal-denoise", type=Finite(0.0, 16.0), default=4.0, show_default=True, metavar="FRAMES",
               help="How many past frames still areas are averaged over (0: off); moving areas are not.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@ray_options("Cut the video at keyframes into segments rendered by Ray workers, joined without re-encoding")
+@click.option("--segment", "segment_seconds", type=Finite(0.0, 86400.0), default=60.0, show_default=True,
+              metavar="SECONDS", help="With --ray: the shortest segment (cut at the next keyframe after it).")
 @model_options
-def command(source: Path, output: Path, codec, crf, smoothing, temporal_denoise, quiet, **kwargs) -> None:
+def command(source: Path, output: Path, codec, crf, smoothing, temporal_denoise, quiet, ray_address, workers,
+            gpus_per_worker, segment_seconds, **kwargs) -> None:
     """Enhance a video: every frame through the photo pipeline (any model, --exposure, --strength,
     the colour controls), exposure smoothed over time, noise averaged over still frames; audio and
     subtitles copied untouched, timestamps, rotation and colour tags kept.
@@ -31,6 +41,7 @@ def command(source: Path, output: Path, codec, crf, smoothing, temporal_denoise,
     \b
     llid video night.mp4 -o night-bright.mp4
     llid video clip.mov -o clip.mkv --codec ffv1 --model lynx-fast
+    llid video long.mp4 -o long-bright.mp4 --ray --workers 4    # segments over a local Ray instance
     """
     import time
 
@@ -48,8 +59,9 @@ def command(source: Path, output: Path, codec, crf, smoothing, temporal_denoise,
         raise click.BadParameter(f"{output}: not a video name (.mp4, .mov, .mkv, .webm, .avi, .ts)", param_hint="-o")
     if same_file(source, output):
         raise click.BadParameter(f"{output} is the input: choose another name", param_hint="-o")
+    ray = ray_options_from(ray_address, workers, gpus_per_worker, options.engine.threads)
     console = Console(stderr=True)
-    pipeline = Pipeline(options)
+    video_options = VideoOptions(smoothing, temporal_denoise)
     with frame_progress(console, quiet or not console.is_terminal) as bar:
         task = bar.add_task("frames", total=None, fps=0.0)
         started = time.perf_counter()
@@ -58,7 +70,13 @@ def command(source: Path, output: Path, codec, crf, smoothing, temporal_denoise,
             elapsed = time.perf_counter() - started
             bar.update(task, completed=done, total=total or None, fps=done / elapsed if elapsed else 0.0)
 
-        result = enhance_video(source, output, pipeline, VideoOptions(smoothing, temporal_denoise), codec, crf, progress)
+        if ray is None:
+            result = enhance_video(source, output, Pipeline(options), video_options, codec, crf, progress)
+        else:
+            from llid_cli.distributed.ray_video import RayVideo
+
+            with RayVideo(ray, options) as pool:
+                result = pool.run(source, output, video_options, codec, crf, progress, segment_seconds)
     skipped = f", {result.skipped} broken packets skipped" if result.skipped else ""
     click.echo(f"{printable(str(source))} -> {printable(str(output))} ({result.frames} frames, "
                f"{result.frames / max(result.seconds, 1e-9):.1f} fps, {result.cuts} scene cuts{skipped})", err=True)

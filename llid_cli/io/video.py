@@ -61,11 +61,14 @@ class VideoReader:
     """Decodes the first video stream of `path`; the other streams' packets met on the way are kept
     for the writer (`take_other_packets`)."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, others: bool = True):
+        """`others`: keep the audio and subtitle packets met while decoding (off for a segment of a
+        video split over workers: the join copies them from the input)."""
         require("av", "llid video")
         import av
 
         self.path = Path(path)
+        self.others = others
         if not self.path.is_file():
             raise ImageReadError("no such file", self.path)
         try:
@@ -111,7 +114,7 @@ class VideoReader:
     def _decode(self) -> Iterator[Frame]:
         import av
 
-        wanted = [self.stream, *[s for s in self.container.streams if s.type in ("audio", "subtitle")]]
+        wanted = [self.stream, *(self.other_streams if self.others else [])]
         try:
             for packet in self.container.demux(wanted):
                 if packet.stream is not self.stream:
@@ -136,6 +139,18 @@ class VideoReader:
         yield self._first
         yield from self._frames
 
+    def frames_from(self, pts: int) -> Iterator[Frame]:
+        """The frames from the keyframe at `pts` (the stream's time base) on: a segment's start."""
+        import av
+
+        try:
+            self.container.seek(pts, stream=self.stream, backward=True, any_frame=False)
+        except av.FFmpegError as exc:
+            raise ImageReadError(f"cannot seek to {float(pts * self.stream.time_base):.3f} s "
+                                 f"({_first_line(exc)})", self.path) from None
+        self.other_packets = []
+        return self._decode()
+
     def take_other_packets(self) -> list:
         taken, self.other_packets = self.other_packets, []
         return taken
@@ -148,7 +163,9 @@ class VideoWriter:
     """Encodes frames into a hidden temporary file beside `target`, copies the reader's other
     streams' packets, and renames the file onto `target` in `finish()`; `abort()` removes it."""
 
-    def __init__(self, target: str | os.PathLike, reader: VideoReader, codec: str | None = None, crf: int = 20):
+    def __init__(self, target: str | os.PathLike, reader: VideoReader, codec: str | None = None, crf: int = 20,
+                 others: bool = True):
+        """`others`: copy the reader's audio and subtitle streams (off for a segment: see `join`)."""
         import av
 
         self.target = Path(target)
@@ -186,7 +203,8 @@ class VideoWriter:
                     setattr(self.stream.codec_context, name, value)
             if info.rotation:
                 self.stream.set_display_rotation(info.rotation)
-            self.copied = {s.index: self.container.add_stream_from_template(s) for s in reader.other_streams}
+            self.copied = {s.index: self.container.add_stream_from_template(s)
+                           for s in (reader.other_streams if others else [])}
         except (av.FFmpegError, ValueError, OSError) as exc:
             self.abort()
             raise ImageWriteError(f"cannot write this video ({_first_line(exc)})", self.target) from None

@@ -112,8 +112,9 @@ class TemporalExposure:
             step = (wanted - gain) / min(3.0, max(0.3, slope))
         return ev + (step if abs(wanted - gain) >= TOLERANCE else 0.0)
 
-    def shift(self, pixels: np.ndarray, seconds: float) -> float:
-        """The EV this frame is rendered with (the user's `--exposure` included)."""
+    def follow(self, pixels: np.ndarray, seconds: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """Take this frame's decision into the smoothed level (a cut decides anew); returns its
+        thumbnail, the pixels that are not lights and the gain the frame gets as it is."""
         small = thumbnail(pixels)
         keep = ~lights(small)
         self.keep, self.before = keep, exposure_over(small, keep)
@@ -131,10 +132,14 @@ class TemporalExposure:
             step = max(0.0, seconds - (self.seconds if self.seconds is not None else seconds)) or 1 / 30
             self.level += (1.0 - math.exp(-step / self.smoothing)) * (scene - self.level)
         self.previous, self.seconds = counts, seconds
+        return small, keep, as_is
+
+    def shift(self, pixels: np.ndarray, seconds: float) -> float:
+        """The EV this frame is rendered with (the user's `--exposure` included)."""
+        small, keep, as_is = self.follow(pixels, seconds)
         if keep.all():  # no lights: EV and gain go one to one (what is left is shifted after)
             return self.user_ev + (self.level - as_is)
         return self.solve(small, keep, self.level, self.user_ev, as_is)
-
 
 class TemporalDenoiser:
     """A recursive average over past frames, per pixel, where the scene has not moved.
@@ -211,6 +216,10 @@ class FrameRenderer:
                                          settling=math.ceil(options.denoise_frames))
         self.denoise = TemporalDenoiser(options.denoise_frames)
 
+    def warm(self, pixels: np.ndarray, seconds: float) -> None:
+        """Take a frame into the state over time without rendering it: a segment's lead-in."""
+        self.exposure.follow(self.denoise(pixels), seconds)
+
     def __call__(self, pixels: np.ndarray, seconds: float) -> np.ndarray:
         clean = self.denoise(pixels)
         out = self.pipeline.enhance_pixels(clean, self.exposure.shift(clean, seconds))
@@ -232,23 +241,53 @@ class VideoResult:
     skipped: int  # packets that could not be decoded
 
 
+@dataclass(frozen=True)
+class Segment:
+    """The frames of a video with timestamps in [start, end) (None: from the first, to the last),
+    decoded from the keyframe at `lead_in` (at or before `start`; None: the first): the frames
+    before `start` only bring the exposure and the temporal filter to where they would be in a run
+    over the whole video."""
+
+    start: int | None
+    end: int | None
+    lead_in: int | None
+
+
+def lead_in_seconds(options: VideoOptions, frames_per_second: float) -> float:
+    """Seconds of video before a frame that bring the state over time to within a percent of where
+    it would be had the video been rendered from its start: five time constants of the exposure's
+    smoothing (e^-5), and the frames the temporal filter averages with a margin."""
+    return 5.0 * options.smoothing + (math.ceil(options.denoise_frames) + 2) / max(frames_per_second, 1.0)
+
+
 def enhance_video(source, target, pipeline, options: VideoOptions = VideoOptions(), codec: str | None = None,
-                  crf: int = 20, progress=None) -> VideoResult:
+                  crf: int = 20, progress=None, segment: Segment | None = None) -> VideoResult:
     """Enhance the video `source` into `target` with `pipeline` (a `Pipeline`), frame by frame in
     a bounded window (memory flat in the video's length); other streams copied as packets.
-    `progress(frames done, frames in the video or 0)`. Nothing is left at `target` on failure."""
+    `progress(frames done, frames in the video or 0)`. Nothing is left at `target` on failure.
+    With `segment`, only that part of the video is written, as a video stream alone (for `join`)."""
     import time
 
     from llid_cli.io.video import VideoReader, VideoWriter
 
     start = time.perf_counter()
-    reader = VideoReader(source)
+    whole = segment is None
+    reader = VideoReader(source, others=whole)
     try:
-        writer = VideoWriter(target, reader, codec, crf)
+        writer = VideoWriter(target, reader, codec, crf, others=whole)
         try:
             render = FrameRenderer(pipeline, options)
-            done = 0
-            for frame in reader.frames():
+            from_start = whole or segment.lead_in is None
+            frames = reader.frames() if from_start else reader.frames_from(segment.lead_in)
+            done, cuts_before = 0, 0
+            for frame in frames:
+                if not whole:
+                    if segment.start is not None and frame.pts is not None and frame.pts < segment.start:
+                        render.warm(frame.pixels, frame.seconds)
+                        cuts_before = render.exposure.cuts
+                        continue
+                    if segment.end is not None and frame.pts is not None and frame.pts >= segment.end:
+                        break
                 writer.write(render(frame.pixels, frame.seconds), frame.pts)
                 writer.copy(reader.take_other_packets())
                 done += 1
@@ -261,5 +300,5 @@ def enhance_video(source, target, pipeline, options: VideoOptions = VideoOptions
             raise
     finally:
         reader.close()
-    return VideoResult(str(source), str(target), done, time.perf_counter() - start, render.exposure.cuts,
-                       reader.corrupt)
+    return VideoResult(str(source), str(target), done, time.perf_counter() - start,
+                       render.exposure.cuts - cuts_before, reader.corrupt)
