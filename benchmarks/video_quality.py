@@ -5,11 +5,14 @@
 Clips (frames in memory, 30 fps, rendered exactly as `llid video` renders them):
 - static: a clean photo made dark (linear light x 1/12) with fresh sensor-like noise every frame
   (Poisson-Gaussian in linear light, then sRGB, 8-bit);
-- lamp: the static clip, where a bright lamp lights up in a corner half way through;
+- lamp: the static clip, where a lamp lights up in a corner half way through, bright in the dark
+  frame (near white, as a lamp is in a night video);
+- patch: the same corner turning white half way through, darkened with the scene (a white object
+  appearing rather than a light: what `lamp` measured before 2026-12-07);
 - pan: the dark photo moving 2 pixels a frame;
 - moving: the static clip with a bright object crossing it.
 Flicker: the standard deviation over frames of the output's exposure (log2 mean linear
-luminance; for `lamp`, away from the lamp), each frame enhanced on its own (as a photo tool does)
+luminance; for `lamp` and `patch`, away from the corner), each frame enhanced on its own (as a photo tool does)
 and as `llid video` renders it by default. Denoising: PSNR against the same clip rendered without noise, per
 frame against with the temporal filter (the moving object's area on its own for `moving`).
 """
@@ -43,12 +46,15 @@ def clip(kind: str, photo: np.ndarray, frames: int, noisy: bool, seed: int = 0) 
         scene = photo.astype(np.float32).copy()
         if kind == "pan":
             scene = np.roll(scene, 2 * index, axis=1)
-        if kind == "lamp" and index >= frames // 2:
+        if kind == "patch" and index >= frames // 2:
             scene[: height // 6, -width // 6:] = (255, 245, 220)
         if kind == "moving":
             left = (index * width) // frames
             scene[height // 3: height // 3 + height // 6, left: left + width // 8] = (250, 250, 250)
-        out.append(dark(scene, rng, noisy))
+        frame = dark(scene, rng, noisy)
+        if kind == "lamp" and index >= frames // 2:
+            frame[: height // 6, -width // 6:] = (255, 245, 220)
+        out.append(frame)
     return out
 
 
@@ -96,7 +102,7 @@ def main() -> None:
     parser.add_argument("photo", type=Path, nargs="?", default=Path("../shared/data/clean/kodak24/kodim23.jpg"))
     parser.add_argument("--model", default="lynx")
     parser.add_argument("--frames", type=int, default=72)
-    parser.add_argument("--clips", default="static,lamp,pan,moving")
+    parser.add_argument("--clips", default="static,lamp,patch,pan,moving")
     parser.add_argument("--strip", type=Path, help="write the moving clip's frames here (JPEG): input, each "
                         "frame on its own, llid video; to look for ghosts")
     args = parser.parse_args()
@@ -111,7 +117,7 @@ def main() -> None:
     for kind in args.clips.split(","):
         noisy = clip(kind, photo, args.frames, noisy=True)
         clean = clip(kind, photo, args.frames, noisy=False)
-        keep = away if kind == "lamp" else None
+        keep = away if kind in ("lamp", "patch") else None
         rows = []
         for options in (per_frame, default):
             out = np.stack(render(noisy, pipeline, options))

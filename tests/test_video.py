@@ -164,6 +164,29 @@ def test_subtitles_are_copied_as_they_were(tmp_path):
     assert len(streams_of(tmp_path / "out.mkv")["pts"]) == 30
 
 
+def test_night_look_on_asks_for_night_as_for_a_photo_without_settings(tmp_path):
+    """Frames carry no exposure settings: by default no night look; with --night-look each frame is
+    judged from its picture as a photo without settings is, and the video comes out darker by
+    about what the photo pipeline holds back on that frame; --no-night-look is the default."""
+    from llid_cli.io import Image
+
+    source = make_clip(tmp_path / "night.mp4", frames=12, size=(72, 96), noise=2.0, audio=False)
+    runs = {}
+    for name, flags in (("default", []), ("on", ["--night-look"]), ("off", ["--no-night-look"])):
+        target = tmp_path / f"{name}.mp4"
+        result = CliRunner().invoke(cli, ["video", str(source), "-o", str(target), "--model", "lynx-fast",
+                                          "--crf", "0", *flags])
+        assert result.exit_code == 0, result.output
+        runs[name] = exposures(streams_of(target)["frames"])[4:].mean()
+    frame = streams_of(source)["frames"][-1]
+    photo = {look: exposures([Pipeline(EnhanceOptions(model="lynx-fast", night_look=look))
+                              .enhance_image(Image(pixels=frame)).pixels])[0] for look in ("auto", "on")}
+    held_back = photo["auto"] - photo["on"]
+    assert held_back > 0.5  # a dim room: the look holds back a good part of the brightening
+    assert abs((runs["default"] - runs["on"]) - held_back) < 0.2, (runs, photo)
+    assert runs["off"] == runs["default"]
+
+
 @pytest.mark.parametrize("codec, name", [("h265", "out.mkv"), ("ffv1", "out.mkv"), ("vp9", "out.webm")])
 def test_other_codecs(tmp_path, codec, name):
     source = make_clip(tmp_path / "in.mp4", frames=4, audio=False)

@@ -6,6 +6,7 @@
   time constant (`smoothing` seconds) and re-taken at once at a scene cut; the frame is then rendered
   at the smoothed exposure through the exposure control (per call: lynx renders it itself, other
   models are shifted after). Away from lights, the output's exposure follows the smoothed decision.
+  With `--night-look` the night look, judged from each frame's picture, joins the decision.
 - **Temporal denoising.** Noise that changes every frame is averaged over the frames before it
   where the scene is still (`TemporalDenoiser`: a recursive filter gated per pixel by how far the
   frame moved from the running average, in units of its noise), before the model brightens it.
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from llid_cli.io.image import from_float, to_float
+from llid_cli.io.image import Image, from_float, to_float
+from llid_cli.rendering.night import night_look
 from llid_cli.rendering.tone import (
     LINEAR_LUMA,
     linear_to_srgb,
@@ -72,8 +74,12 @@ class TemporalExposure:
     """The exposure shift each frame is rendered with, so that away from its lights the output
     follows a smoothed decision. `enhance(pixels, ev)` is the photo pipeline's enhancer."""
 
-    def __init__(self, enhance, smoothing: float, user_ev: float = 0.0, settling: int = 0):
+    def __init__(self, enhance, smoothing: float, user_ev: float = 0.0, settling: int = 0, night: bool = False):
+        """`night`: the night look judged from each frame's picture (`--night-look`; frames carry
+        no exposure settings), its shift added to `user_ev` before the decision is smoothed."""
         self.enhance, self.smoothing, self.user_ev, self.settling = enhance, smoothing, user_ev, settling
+        self.night = night
+        self.ev = user_ev  # the present frame's EV before smoothing: the user's, and the night look's
         self.since_cut = 0
         # The present frame's thumbnail pixels that are not lights, and its exposure over them.
         self.keep: np.ndarray | None = None
@@ -89,8 +95,10 @@ class TemporalExposure:
         painted = small.copy()
         if keep.any() and not keep.all():
             painted[~keep] = np.median(small[keep], axis=0)  # the scene without its lamps
-        scene = self._gain(painted, keep, self.user_ev)
-        as_is = self._gain(small, keep, self.user_ev) if not keep.all() else scene
+        scene = self._gain(painted, keep, self.ev)
+        as_is = self._gain(small, keep, self.ev) if not keep.all() else scene
+        if self.ev < self.user_ev:  # the night look only holds back brightening, as for photos
+            scene = max(scene, min(0.0, self._gain(painted, keep, self.user_ev)))
         return scene, as_is
 
     def _gain(self, small: np.ndarray, keep: np.ndarray, ev: float) -> float:
@@ -118,6 +126,7 @@ class TemporalExposure:
         small = thumbnail(pixels)
         keep = ~lights(small)
         self.keep, self.before = keep, exposure_over(small, keep)
+        self.ev = self.user_ev + (night_look(Image(pixels=small), "on") if self.night else 0.0)
         scene, as_is = self.decide(small, keep)
         counts = histogram(small)
         cut = self.previous is not None and 0.5 * float(np.abs(counts - self.previous).sum()) > CUT
@@ -138,8 +147,8 @@ class TemporalExposure:
         """The EV this frame is rendered with (the user's `--exposure` included)."""
         small, keep, as_is = self.follow(pixels, seconds)
         if keep.all():  # no lights: EV and gain go one to one (what is left is shifted after)
-            return self.user_ev + (self.level - as_is)
-        return self.solve(small, keep, self.level, self.user_ev, as_is)
+            return self.ev + (self.level - as_is)
+        return self.solve(small, keep, self.level, self.ev, as_is)
 
 class TemporalDenoiser:
     """A recursive average over past frames, per pixel, where the scene has not moved.
@@ -212,8 +221,10 @@ class FrameRenderer:
 
     def __init__(self, pipeline, options: VideoOptions = VideoOptions()):
         self.pipeline = pipeline
-        self.exposure = TemporalExposure(pipeline.enhance_pixels, options.smoothing, pipeline.options.controls.exposure,
-                                         settling=math.ceil(options.denoise_frames))
+        settings = pipeline.options
+        self.exposure = TemporalExposure(pipeline.enhance_pixels, options.smoothing, settings.controls.exposure,
+                                         settling=math.ceil(options.denoise_frames),
+                                         night=settings.night_look == "on" and bool(settings.strength))
         self.denoise = TemporalDenoiser(options.denoise_frames)
 
     def warm(self, pixels: np.ndarray, seconds: float) -> None:
