@@ -10,7 +10,6 @@
 
     python benchmarks/do_no_harm.py --models resse,lynx,lynx-fast
     python benchmarks/do_no_harm.py --models lynx,lynx:runs/lynx-exposure/best.safetensors   # NAME:WEIGHTS
-    python benchmarks/do_no_harm.py --models lynx --light-colours   # as `llid enhance --light-colours`
 """
 
 from __future__ import annotations
@@ -46,8 +45,6 @@ def main() -> None:
     parser.add_argument("--models", default="resse,lynx,lynx-fast")
     parser.add_argument("--clean", type=Path, default=DATA / "clean" / "kodak24")
     parser.add_argument("--mixed", type=Path, default=DATA / "real-unpaired" / "dicm")
-    parser.add_argument("--light-colours", action="store_true",
-                        help="keep the colour of lit areas, as `llid enhance --light-colours` (llid_cli.rendering.lights)")
     args = parser.parse_args()
     clean = [read_image(p) for p in sorted(args.clean.iterdir())]
     mixed = [read_image(p) for p in sorted(args.mixed.iterdir())]
@@ -59,7 +56,7 @@ def main() -> None:
     print(f"{'model':<{width}} {'PSNR vs itself':>15} {'worst':>7} {'clipped before':>15} {'after':>7} {'growth (pts)':>13} {'dark':>7} {'others':>7}")
     for entry in entries:
         name, _, weights = entry.partition(":")
-        pipeline = Pipeline(EnhanceOptions(model=name, weights=weights or None, light_colours=args.light_colours))
+        pipeline = Pipeline(EnhanceOptions(model=name, weights=weights or None))
         scores = [psnr(convert_depth(pipeline.enhance_image(im).pixels, np.uint8), convert_depth(im.pixels, np.uint8))
                   for im in clean]
         before = [clipped(convert_depth(im.pixels, np.uint8)) for im in mixed]

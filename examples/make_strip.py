@@ -2,13 +2,11 @@
 
     python examples/make_strip.py OUT.jpg --models resse,lynx PHOTO [PHOTO ...]
     python examples/make_strip.py OUT.jpg --night-look-rows PHOTO [PHOTO ...]
-    python examples/make_strip.py OUT.jpg --light-colours-rows PHOTO [PHOTO ...]
 
 Each photo is enhanced at full resolution (large ones are tiled by the engine) by each model, then
 the input (top row) and each model's output (one row per model, in order) are scaled to the same
 height and laid side by side. With --night-look-rows each model gives two rows: without the night
-look, then with it (as llid enhances by default); with --light-colours-rows, as llid enhances by
-default, then with `--light-colours`.
+look, then with it (as llid enhances by default).
 """
 
 from __future__ import annotations
@@ -30,18 +28,12 @@ def main() -> None:
     parser.add_argument("--models", default="", help="comma-separated [default: the default model]")
     parser.add_argument("--weights", default=None, help="with one model: its weights file")
     parser.add_argument("--height", type=int, default=200)
-    rows = parser.add_mutually_exclusive_group()
-    rows.add_argument("--night-look-rows", action="store_true", help="each model without, then with the night look")
-    rows.add_argument("--light-colours-rows", action="store_true", help="each model as by default, then with --light-colours")
+    parser.add_argument("--night-look-rows", action="store_true", help="each model without, then with the night look")
     args = parser.parse_args()
     names = [n for n in args.models.split(",") if n] or [None]
-    looks = [("auto", False)]  # (night look, light colours) of each row of a model
-    if args.night_look_rows:
-        looks = [("off", False), ("auto", False)]
-    elif args.light_colours_rows:
-        looks = [("auto", False), ("auto", True)]
-    pipelines = [Pipeline(EnhanceOptions(model=name, weights=args.weights, night_look=night, light_colours=lights))
-                 for name in names for night, lights in looks]
+    looks = ["off", "auto"] if args.night_look_rows else ["auto"]  # the night look of each row of a model
+    pipelines = [Pipeline(EnhanceOptions(model=name, weights=args.weights, night_look=night))
+                 for name in names for night in looks]
     columns = []
     for path in args.photos:
         image = read_image(path)

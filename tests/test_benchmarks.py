@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from conftest import gradient_rgb
 
@@ -116,31 +115,6 @@ def test_write_formats_prints_a_row_per_format(tmp_path):
     assert rows["png"][4] == "inf" and 35 < float(rows["jpeg"][4]) < 80  # lossless; lossy at q95
 
 
-def test_light_colours_compares_lit_areas_with_the_input_and_with_references(tmp_path):
-    import json
-
-    from PIL import Image as PILImage
-    from test_lights import dark_room_with_a_lamp
-
-    room, _ = dark_room_with_a_lamp()
-    photos, scenes = tmp_path / "photos", tmp_path / "sice"
-    (scenes / "s1").mkdir(parents=True)
-    photos.mkdir()
-    PILImage.fromarray(room).save(photos / "room.png")
-    PILImage.fromarray(room).save(scenes / "s1" / "low_0001.png")
-    PILImage.fromarray(np.clip(room.astype(int) * 5, 0, 255).astype(np.uint8)).save(scenes / "s1" / "ref.png")
-    (scenes / "manifest.json").write_text(json.dumps([{"scene": "s1", "ref": "ref.png", "low": [{"file": "low_0001.png"}]}]))
-    done = _run("benchmarks/light_colours.py", str(photos), str(scenes), "--model", "lynx-fast")
-    assert done.returncode == 0, done.stderr
-    rows = [line.split() for line in done.stdout.splitlines() if "(against the" in line]
-    assert [(Path(row[0]).name, row[3]) for row in rows] == [("photos", "model"), ("photos", "--light-colours"),
-                                                             ("sice", "model"), ("sice", "--light-colours")]
-    for row in rows:
-        assert int(row[1]) == 1 and int(row[2]) > 1000 and float(row[4]) >= 0 and float(row[6]) > 0
-    assert [row[7] == "-" for row in rows] == [True, True, False, False]  # PSNR only against references
-    assert re.search(r"the step alone at 12 MP .*: [0-9.]+ s", done.stdout)
-
-
 def test_shadow_colour_prints_casts_and_whites_per_folder(tmp_path):
     from PIL import Image as PILImage
     from test_whites import high_key
@@ -214,5 +188,15 @@ def test_video_quality_prints_flicker_and_denoising(tmp_path):
     done = _run("benchmarks/video_quality.py", str(photo), "--model", "lynx-fast", "--frames", "12")
     assert done.returncode == 0, done.stderr
     rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in done.stdout.splitlines()[2:]}
-    assert set(rows) == {"static", "lamp", "pan", "moving"}
+    assert set(rows) == {"static", "lamp", "patch", "pan", "moving"}
     assert rows["static"][3] > rows["static"][2]  # the temporal filter gains on a still clip
+
+
+def test_video_ray_compares_the_joined_video_with_a_single_run():
+    pytest.importorskip("ray")
+    done = _run("benchmarks/video_ray.py", "--size", "240p", "--seconds", "3", "--segment", "1")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("240p, 90 frames, lynx-fast, 2 workers")
+    assert "same frames and timestamps: True" in lines[3]
+    assert float(lines[3].split("largest exposure difference: ")[1].split()[0]) < 0.01

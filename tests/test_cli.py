@@ -248,6 +248,26 @@ def test_a_resume_with_other_settings_is_refused_and_overwrite_redoes(tmp_path):
     assert result.exit_code == 2 and "--model clahe there, lynx now" in message and "--denoise" not in message
 
 
+def test_light_colours_is_gone_with_its_reason_and_its_old_outputs_are_not_resumed(tmp_path):
+    """--light-colours was removed (docs/colour.md): passing it says why; a folder made with it by
+    an older llid is not taken for finished outputs of a run without it."""
+    import json
+
+    src = _photo_folder(tmp_path / "in", count=1)
+    out = tmp_path / "out"
+    result = run("enhance", next(src.iterdir()), "-o", tmp_path / "x.jpg", "--light-colours")
+    assert result.exit_code == 2 and "--light-colours was removed" in result.output
+    assert not (tmp_path / "x.jpg").exists()
+    assert run("batch", src, "-o", out, "--model", "lynx-fast", "--quiet").exit_code == 0
+    records = json.loads((out / ".llid-batch.json").read_text())
+    assert "light_colours" not in next(iter(records.values()))
+    for settings in records.values():
+        settings["light_colours"] = True  # as an llid with the flag recorded a run that used it
+    (out / ".llid-batch.json").write_text(json.dumps(records))
+    result = run("batch", src, "-o", out, "--model", "lynx-fast", "--quiet")
+    assert result.exit_code == 2 and "--light-colours on there, removed now" in " ".join(result.output.split())
+
+
 def test_a_resume_record_is_kept_per_naming_and_a_folder_without_one_resumes(tmp_path):
     src = _photo_folder(tmp_path / "in", count=1)
     out = tmp_path / "out"

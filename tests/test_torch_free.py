@@ -74,9 +74,9 @@ def test_batch_and_eval_without_torch(tmp_path, photos):
     from llid_cli.models.graphs import find_graphs
 
     assert [r["weights"] for r in record.values()] == [find_graphs("lynx-fast", [weights_dir()]).weights_sha256]
-    refused = llid_without_torch("batch", inputs, "-o", tmp_path / "out", "--model", "lynx-fast", "--light-colours")
-    assert refused.returncode == 2 and "--light-colours off there, on now" in " ".join(refused.stderr.split())
-    redone = llid_without_torch("batch", inputs, "-o", tmp_path / "out", "--model", "lynx-fast", "--light-colours",
+    refused = llid_without_torch("batch", inputs, "-o", tmp_path / "out", "--model", "lynx-fast", "--saturation", "1.2")
+    assert refused.returncode == 2 and "--saturation default there, 1.2 now" in " ".join(refused.stderr.split()), refused.stderr
+    redone = llid_without_torch("batch", inputs, "-o", tmp_path / "out", "--model", "lynx-fast", "--saturation", "1.2",
                                 "--overwrite")
     assert redone.returncode == 1 and "2 enhanced" in redone.stderr, redone.stderr  # the step needs no torch either
 
@@ -88,7 +88,7 @@ def test_batch_and_eval_without_torch(tmp_path, photos):
     assert all(np.isfinite(case["metrics"]["psnr"]) for case in report["cases"])
     # Enhanced and scored in one command: the same outputs, so the same scores.
     both = llid_without_torch("eval", tmp_path / "in", "--ref", tmp_path / "ref", "--model", "lynx-fast",
-                              "--report", tmp_path / "both.json")
+                              "--saturation", "1.2", "--report", tmp_path / "both.json")
     assert both.returncode == 1 and "broken.png" in both.stderr  # the unreadable input is that file's failure
     again = {c["name"]: c["metrics"]["psnr"] for c in json.loads((tmp_path / "both.json").read_text())["cases"]
              if c["error"] is None}

@@ -158,7 +158,22 @@ def _write_options_type():
     return WriteOptions
 
 
-model_options = _compose(*_options_of(_enhance_options_type()))
+def _removed(message: str):
+    """A flag llid no longer has, kept hidden so that a script that still passes it is told why."""
+
+    def refuse(ctx, param, value):
+        if value:
+            raise click.UsageError(message)
+
+    return refuse
+
+
+model_options = _compose(
+    *_options_of(_enhance_options_type()),
+    click.option("--light-colours", is_flag=True, hidden=True, expose_value=False, callback=_removed(
+        "--light-colours was removed: it painted hard-edged orange blobs on reflections and facades, and no "
+        "version of it was safe (docs/colour.md); --white-balance keep keeps a scene's light as it was")),
+)
 
 write_options = _compose(
     *_options_of(_write_options_type()),

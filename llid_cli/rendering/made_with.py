@@ -82,6 +82,8 @@ def differences(out_dir: Path, key: str, settings: dict) -> list[str]:
             keys = [k for k in later if then.get(k) != later.get(k)]
             then, later = {k: then.get(k) for k in keys}, {k: later[k] for k in keys}
         shown.append(f"{SETTINGS[f]} {_shown(f, then)} there, {_shown(f, later)} now")
+    if before.get("light_colours") is True:  # made by an llid that had --light-colours (removed)
+        shown.append("--light-colours on there, removed now")
     return shown
 
 

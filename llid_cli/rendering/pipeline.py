@@ -37,7 +37,6 @@ from llid_cli.rendering.colour import (
     apply_white_balance,
     parse_white_balance,
 )
-from llid_cli.rendering.lights import keep_light_colours
 from llid_cli.rendering.night import darker, night_look, sample
 from llid_cli.rendering.tone import blend_pixels, exposure_of, shift_pixels
 from llid_cli.rendering.whites import keep_whites
@@ -70,11 +69,6 @@ class EnhanceOptions:
         "Brighten a photo of a dim scene up to 1.5 stops less, so that night still looks like night "
         "[default: judged from the exposure settings its camera recorded]; --night-look: also a photo "
         "without them (a PNG, an edited file, a frame), judged from the picture; --no-night-look: never."))
-    # Coloured lights keep the input's colour (learned models): llid_cli.rendering.lights.
-    light_colours: bool = setting(False, kind="flag", recorded=True, help=(
-        "Keep the colour of lights the camera exposed well (lamps, signs, sunsets) as a learned "
-        "model brightens the photo around them [default: the model's colours, which pale them "
-        "towards white, as SICE's references do]."))
     # model, keep, auto or a colour temperature in kelvin (llid_cli.rendering.colour).
     white_balance: str = setting("model", kind="white_balance", recorded=True, metavar="MODE|KELVIN", help=(
         "White balance of the output: model (as the model renders it), keep (the input's own, as "
@@ -104,7 +98,7 @@ def build_enhancer(options: EnhanceOptions, workload_megapixels: float | None = 
     """(the photo's pixels (HxWx3, own dtype), EV) -> enhanced pixels, for the chosen model and
     pre-step; EV is the photo's shift of the automatic exposure (`options.controls.exposure`, plus the night
     look's where the pipeline applies it). The steps, in order: the model (after its pre-step),
-    the exposure shift where the model cannot render it, light colours, whites, strength."""
+    the exposure shift where the model cannot render it, white balance, saturation, whites, strength."""
     from llid_cli.engine.runner import build_model_runner
 
     model = resolve_model_name(options)
@@ -125,8 +119,6 @@ def build_enhancer(options: EnhanceOptions, workload_megapixels: float | None = 
             raise LlidError("the classical 'clahe' model takes no weights")
         for name in set(controls.needed()) - RENDERED_AFTER:
             raise LlidError(f"the classical 'clahe' path {REFUSAL[name]}")
-        if options.light_colours:
-            raise LlidError("the classical 'clahe' path keeps every colour's hue already; --light-colours is for learned models")
         classical = _classical(options.clahe)
         renders: frozenset[str] = frozenset()
 
@@ -145,9 +137,6 @@ def build_enhancer(options: EnhanceOptions, workload_megapixels: float | None = 
     def exposure_step(_: np.ndarray, out: np.ndarray, call: Controls) -> np.ndarray:
         return shift_pixels(out, call.exposure) if call.exposure else out
 
-    def light_colours_step(pixels: np.ndarray, out: np.ndarray, _: Controls) -> np.ndarray:
-        return keep_light_colours(pixels, out)  # the photo's own lights, not the pre-step's
-
     def white_balance_step(pixels: np.ndarray, out: np.ndarray, _: Controls) -> np.ndarray:
         return apply_white_balance(pixels, out, options.white_balance)
 
@@ -164,8 +153,6 @@ def build_enhancer(options: EnhanceOptions, workload_megapixels: float | None = 
     steps: list[Step] = [model_step]
     if "exposure" not in renders:  # the one place an exposure shift is rendered after a model
         steps.append(exposure_step)
-    if options.light_colours:
-        steps.append(light_colours_step)
     if options.white_balance != "model":
         steps.append(white_balance_step)
     steps.append(saturation_step)  # 1 (as rendered) costs nothing
