@@ -1,7 +1,7 @@
 """Colour a photographer judges: casts in brightened shadows, and what happens to whites.
 
     python benchmarks/shadow_colour.py ../shared/data/real-unpaired/dicm ../shared/data/real-unpaired/lime \
-        ../shared/data/real-unpaired/dark-mixed [--model lynx-fast] [--white-balance keep] [--save OUTDIR]
+        ../shared/data/real-unpaired/dark-mixed [--model lynx-fast] [--weights FILE] [--white-balance keep] [--save OUTDIR]
 
 Per folder (real photos, no references), each photo enhanced by the pipeline as `llid enhance`
 renders it:
@@ -72,12 +72,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", type=Path, nargs="+")
     parser.add_argument("--model", default="lynx")
+    parser.add_argument("--weights", default=None, help="a weights file of --model's architecture (a run's checkpoint)")
     parser.add_argument("--white-balance", default="model", help="model, keep, auto or KELVIN (as llid enhance)")
     parser.add_argument("--saturation", type=float, default=None)
     parser.add_argument("--each", action="store_true", help="a row per photo")
     parser.add_argument("--save", type=Path, help="write each output here (FOLDER/NAME.png), to look at")
     args = parser.parse_args()
-    pipeline = Pipeline(EnhanceOptions(model=args.model, white_balance=parse_white_balance(args.white_balance),
+    pipeline = Pipeline(EnhanceOptions(model=args.model, weights=args.weights, white_balance=parse_white_balance(args.white_balance),
                                        controls=Controls(saturation=args.saturation)))
     print(f"{args.model}, white balance {args.white_balance}: cast = a*b* distance at L* 50 of the darkest pixels' mean colour, output against input")
     print(f"{'folder':<24} {'photos':>6} {'cast 10%':>9} {'cast 25%':>9} | {'white photos':>12} "

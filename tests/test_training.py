@@ -237,6 +237,43 @@ def test_losses_are_zero_for_identical_images_and_positive_otherwise():
         assert float(loss(x, y)) > float(loss(x, x)), name
 
 
+def test_shadow_cast_scores_a_painted_shadow_not_a_gain():
+    """`shadow_cast`: 0 for a gain in linear light, whatever it brightens; the a*b* distance at
+    L* 50 between the shadows' mean colours for an output that tints them (checked against the
+    same measure in numpy), with a gradient towards the input's balance."""
+    from llid_cli.rendering.tone import LINEAR_LUMA, linear_to_srgb, srgb_to_linear
+    from llid_cli.training.losses import LOSSES
+
+    rng = np.random.default_rng(3)
+    dark = (rng.random((40, 48, 3)) ** 2 * 0.3).astype(np.float32)  # sRGB in [0, 0.3]
+    linear = srgb_to_linear(dark)
+    gain = linear_to_srgb(np.clip(linear * 6.0, 0, 1))
+    tinted = linear * 6.0 + np.where((linear @ LINEAR_LUMA)[..., None] < np.quantile(linear @ LINEAR_LUMA, 0.3),
+                                     np.float32([0.004, 0.004, 0.0]), 0)  # olive in the shadows
+    tinted = linear_to_srgb(np.clip(tinted, 0, 1))
+    as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None].float()
+    loss = LOSSES["shadow_cast"]()
+    assert float(loss(as_tensor(gain), None, as_tensor(dark))) < 0.05
+
+    def ab(rgb):  # CIELAB a*b* (D65) at L* 50, numpy
+        rgb = rgb * 0.18419 / float(rgb @ LINEAR_LUMA)
+        xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ rgb
+        f = np.cbrt(xyz / np.array([0.95047, 1.0, 1.08883]))
+        return np.array([500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+    luminance = (linear @ LINEAR_LUMA).ravel()
+    made = srgb_to_linear(tinted).reshape(-1, 3)
+    expected = np.mean([np.linalg.norm(ab(linear.reshape(-1, 3)[m].mean(0)) - ab(made[m].mean(0)))
+                        for m in (luminance <= np.quantile(luminance, q) for q in (0.1, 0.25))])
+    output = as_tensor(tinted).requires_grad_()
+    value = loss(output, None, as_tensor(dark))
+    assert expected > 5 and float(value) == pytest.approx(expected, rel=1e-3)
+    value.backward()
+    darkest = torch.from_numpy(luminance.reshape(40, 48) <= np.quantile(luminance, 0.25))
+    assert float(output.grad[0, 2][darkest].mean()) < 0  # less olive: the loss falls as the shadows' blue rises
+    assert float(output.grad[0][:, ~darkest].abs().sum()) == 0  # only the shadows are held
+
+
 def test_synthetic_degradation_darkens_and_adds_noise():
     from llid_cli.training.synthetic import LowLightSettings, degrade
 

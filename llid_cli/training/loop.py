@@ -242,7 +242,7 @@ class Trainer:
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
             pred, estimate = self.step_forward(low, *told)
         pred = pred.float()
-        total, _ = self.loss(pred, ref, estimate, exposure)
+        total, _ = self.loss(pred, ref, estimate, exposure, low)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         if self.config.train.grad_clip:

@@ -178,8 +178,57 @@ class ExposureEstimate(nn.Module):
         return (estimate.float() - exposure).abs().mean()
 
 
+_D65 = (0.95047, 1.0, 1.08883)
+_RGB_TO_XYZ = ((0.4124, 0.3576, 0.1805), (0.2126, 0.7152, 0.0722), (0.0193, 0.1192, 0.9505))
+
+
+def _ab_at_mid_lightness(linear: torch.Tensor) -> torch.Tensor:
+    """CIELAB a*b* (D65) of B x 3 linear sRGB colours scaled to L* 50: their balance, whatever their level."""
+    from llid_cli.models.layers.blocks import linear_luminance
+
+    luminance = linear_luminance(linear[:, :, None, None])[:, 0, 0, 0].clamp_min(1e-6)
+    scaled = linear * (0.18419 / luminance)[:, None]
+    xyz = scaled @ linear.new_tensor(_RGB_TO_XYZ).T / linear.new_tensor(_D65)
+    edge = (6 / 29) ** 3
+    f = torch.where(xyz > edge, xyz.clamp_min(edge) ** (1 / 3), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return torch.stack([500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], dim=1)
+
+
+class ShadowCast(nn.Module):
+    """How far the output moved the colour balance of the input's shadows, in a*b* units.
+
+    For each of `shares` (the darkest 10 % and 25 % of each input's pixels by luminance), the mean
+    linear colour of those pixels in the input and in the output, each scaled to L* 50, and the
+    distance between their a*b*: `benchmarks/shadow_colour.py`'s cast, made differentiable. A gain
+    that keeps the shadows' balance scores 0, however much it brightens them; single pixels may
+    change colour, only the shadows' overall balance is held (docs/colour.md: the network learned
+    SICE's references' yellow shadows and paints them into real photos).
+    """
+
+    uses_input = True
+
+    def __init__(self, shares: tuple[float, ...] = (0.1, 0.25)):
+        super().__init__()
+        self.shares = tuple(shares)
+
+    def forward(self, pred, target, low):
+        from llid_cli.models.layers.blocks import linear_luminance, srgb_to_linear
+
+        given = srgb_to_linear(low.float().clamp(0, 1)).flatten(2)  # B x 3 x N
+        made = srgb_to_linear(pred.float().clamp(0, 1)).flatten(2)
+        luminance = linear_luminance(given[..., None])[:, 0, :, 0]  # B x N
+        total = pred.new_zeros(())
+        for share in self.shares:
+            darkest = (luminance <= torch.quantile(luminance, share, dim=1, keepdim=True)).float()[:, None]
+            count = darkest.sum(-1).clamp_min(1.0)
+            before = _ab_at_mid_lightness((given * darkest).sum(-1) / count)
+            after = _ab_at_mid_lightness((made * darkest).sum(-1) / count)
+            total = total + (before - after).square().sum(1).add(1e-6).sqrt().mean()
+        return total / len(self.shares)
+
+
 LOSSES = {"l1": L1, "charbonnier": Charbonnier, "mse": MSE, "ssim": SSIMLoss, "adversarial": Adversarial,
-          "perceptual": Perceptual, "exposure": ExposureEstimate}
+          "perceptual": Perceptual, "exposure": ExposureEstimate, "shadow_cast": ShadowCast}
 
 
 class CompositeLoss(nn.Module):
@@ -197,13 +246,16 @@ class CompositeLoss(nn.Module):
                 raise ConfigError(f"bad arguments for loss '{term.type}': {exc}") from exc
         self.terms = nn.ModuleList(modules)
 
-    def forward(self, pred, target, estimate=None, exposure=None):
-        """`estimate`/`exposure`: an exposure-conditioned model's estimate and the reference's exposure."""
+    def forward(self, pred, target, estimate=None, exposure=None, low=None):
+        """`estimate`/`exposure`: an exposure-conditioned model's estimate and the reference's exposure;
+        `low`: the network's input, for the terms that compare the output with it."""
         total = pred.new_zeros(())
         parts = {}
         for name, weight, term in zip(self.names, self.weights, self.terms):
             if getattr(term, "uses_exposure_estimate", False):
                 value = term(pred, target, estimate, exposure)
+            elif getattr(term, "uses_input", False):
+                value = term(pred, target, low)
             else:
                 value = term(pred, target)
             parts[name] = float(value.detach())
