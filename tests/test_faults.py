@@ -322,7 +322,11 @@ def test_models_list_leads_with_the_default_and_cards_read_as_text():
                                                                if m["name"] != "lynx-fast")
     card = " ".join(run("models", "info", "lynx").output.split())
     assert "{" not in card and "keep_exposure=(0.25, 0.3)" in card  # name=value, not a dict's repr
-    assert "PSNR 22.89 / SSIM 0.7998 on" in card and "fine-tuned from" in card
+    from llid_cli.models.locations import weights_dir
+    from llid_cli.models.weights import read_info
+
+    validation = read_info(weights_dir() / "lynx.safetensors").metadata["validation"]  # what training recorded
+    assert f"PSNR {validation['psnr']:.2f} / SSIM {validation['ssim']:.4f} on" in card and "fine-tuned from" in card
 
 
 def test_json_says_the_exposure_the_model_chose(tmp_path):

@@ -214,8 +214,11 @@ def test_exposure_is_smoothed_over_time_not_decided_per_frame(tmp_path):
 
 
 def test_a_lamp_entering_does_not_darken_the_rest(tmp_path):
-    """Half way through, a bright lamp lights up in the corner; per frame, the model darkens the
-    room around it. Decided over time with the lamp painted out, the room keeps its level."""
+    """Half way through, a bright lamp lights up in the corner. Decided over time with the lamp
+    painted out, the room keeps its level: within 0.03 stops, and no further than per frame.
+    (On frames this small the model itself hardly reacts to the lamp since the shadows stage;
+    at 500x500, per frame it darkens the room 0.94 stops and `llid video` holds it within
+    0.0016: `benchmarks/video_quality.py --clips lamp`.)"""
     size = (72, 96)
     lamp = np.zeros(size, bool)
     lamp[4:20, 70:90] = True
@@ -235,7 +238,7 @@ def test_a_lamp_entering_does_not_darken_the_rest(tmp_path):
         enhance_video(source, target, Pipeline(EnhanceOptions(model="lynx")), VideoOptions(smoothing, 0), crf=0)
         level[smoothing] = exposures(streams_of(target)["frames"], room)
     jump = {k: abs(float(v[14:].mean() - v[4:12].mean())) for k, v in level.items()}
-    assert jump[1.0] < 0.1 and jump[1.0] < jump[0.0] / 3, jump
+    assert jump[1.0] < 0.03 and jump[1.0] <= jump[0.0] + 0.005, jump
     assert float(level[1.0][4:].std()) <= 0.05
 
 
