@@ -150,6 +150,7 @@ class TemporalExposure:
             return self.ev + (self.level - as_is)
         return self.solve(small, keep, self.level, self.ev, as_is)
 
+
 class TemporalDenoiser:
     """A recursive average over past frames, per pixel, where the scene has not moved.
 
