@@ -34,15 +34,17 @@ def dark_scene(height: int, width: int) -> np.ndarray:
 
 
 def make_clip(path: Path, frames: int, size=(48, 64), fps: int = 30, vfr: bool = False, audio: bool = True,
-              rotation: int = 0, noise: float = 0.0, content=None, seed: int = 0) -> Path:
+              rotation: int = 0, noise: float = 0.0, content=None, seed: int = 0, keyframe_every: int = 0) -> Path:
     """An H.264 clip: `content(i)` (float 8-bit levels, HxWx3) or a dark scene, fresh noise each
-    frame; timestamps in milliseconds (irregular with `vfr`); an AAC tone; a rotation tag."""
+    frame; timestamps in milliseconds (irregular with `vfr`); an AAC tone; a rotation tag; a
+    keyframe every `keyframe_every` frames (0: as x264 decides)."""
     rng = np.random.default_rng(seed)
     out = av.open(str(path), "w")
     video = out.add_stream("libx264", rate=fps)
     video.width, video.height, video.pix_fmt = size[1], size[0], "yuv420p"
     video.time_base = video.codec_context.time_base = Fraction(1, 1000)
-    video.codec_context.options = {"crf": "12", "preset": "ultrafast"}
+    video.codec_context.options = {"crf": "12", "preset": "ultrafast",
+                                   **({"g": str(keyframe_every)} if keyframe_every else {})}
     if rotation:
         video.set_display_rotation(rotation)
     sound = None

@@ -16,6 +16,8 @@ import pytest
 
 av = pytest.importorskip("av")
 
+from test_video import dark_scene, make_clip, streams_of  # noqa: E402
+
 from llid_cli.distributed.ray_video import plan_segments  # noqa: E402
 from llid_cli.io.video_segments import index  # noqa: E402
 from llid_cli.rendering.tone import LINEAR_LUMA, srgb_to_linear  # noqa: E402
@@ -44,34 +46,9 @@ def test_segments_start_at_keyframes_cover_the_video_and_lead_in_from_a_keyframe
 def clip(path: Path, frames: int = 90, size=(64, 96), keyframe_every: int = 10) -> Path:
     """Noisy dark H.264 with a keyframe every `keyframe_every` frames, irregular timestamps, the
     light doubling half way (a scene change), an AAC tone and a rotation tag."""
-    rng = np.random.default_rng(1)
-    rows, cols = np.mgrid[:size[0], :size[1]].astype(np.float32)
-    scene = np.stack([14 + 10 * cols / size[1], 12 + 8 * rows / size[0], 10 + 4 * cols / size[1]], axis=-1)
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=30)
-        video.width, video.height, video.pix_fmt = size[1], size[0], "yuv420p"
-        video.time_base = video.codec_context.time_base = Fraction(1, 1000)
-        video.codec_context.options = {"crf": "12", "preset": "ultrafast", "g": str(keyframe_every)}
-        video.set_display_rotation(90)
-        sound = out.add_stream("aac", rate=22050)
-        sound.layout = "mono"
-        pts = 0
-        for index in range(frames):
-            light = scene * (2.0 if index >= frames // 2 else 1.0)
-            pixels = np.clip(light + rng.normal(0, 3, light.shape), 0, 255).round().astype(np.uint8)
-            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-            frame.pts = pts
-            pts += 33 + (17 if index % 3 == 0 else 0)
-            for packet in video.encode(frame):
-                out.mux(packet)
-        for packet in video.encode():
-            out.mux(packet)
-        tone = (0.2 * np.sin(np.arange(22050 * pts // 1000) / 7)).astype(np.float32)[None]
-        chunk = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
-        chunk.sample_rate, chunk.pts = 22050, 0
-        for packet in [*sound.encode(chunk), *sound.encode()]:
-            out.mux(packet)
-    return path
+    scene = dark_scene(*size)
+    return make_clip(path, frames, size, vfr=True, rotation=90, noise=3.0, seed=1, keyframe_every=keyframe_every,
+                     content=lambda index: scene * (2.0 if index >= frames // 2 else 1.0))
 
 
 def decoded(path: Path) -> tuple[list[int], list[float], list[bool], int]:
@@ -86,11 +63,6 @@ def decoded(path: Path) -> tuple[list[int], list[float], list[bool], int]:
             exposures.append(float(np.log2((srgb_to_linear(pixels) @ LINEAR_LUMA).mean())))
             keys.append(frame.key_frame)
     return times, exposures, keys, rotation
-
-
-def audio(path: Path) -> list[bytes]:
-    with av.open(str(path)) as container:
-        return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
 
 
 def llid(*args, env=None) -> subprocess.Popen:
@@ -118,7 +90,7 @@ def test_ray_segments_join_into_the_video_a_single_run_makes(tmp_path, cluster):
     original_times, _, _, original_rotation = decoded(source)
     single_times, single_exposure, single_keys, _ = decoded(tmp_path / "single.mp4")
     assert times == original_times == single_times and rotation == original_rotation == 90
-    assert audio(tmp_path / "ray.mp4") == audio(source)
+    assert streams_of(tmp_path / "ray.mp4")["audio"] == streams_of(source)["audio"]
     stream = index(source)  # where the CLI cut it: each segment opens with a keyframe of its own
     starts = [round(float(s.start * stream.time_base) * 1000) for s in
               plan_segments(stream.keyframes, stream.end, stream.time_base, 2, 0.5, 5.0)[1:]]

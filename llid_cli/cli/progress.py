@@ -63,4 +63,3 @@ class TileProgress:
         if self.live:
             self.bar.stop()
             self.live = False
-

@@ -27,6 +27,13 @@ def printable(text: str | os.PathLike) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message as one line for an error of ours (a library's may run to a page);
+    its type's name where it says nothing."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class ImageReadError(LlidError):
     """The file exists but cannot be decoded (empty, truncated, not an image)."""
 

@@ -13,10 +13,12 @@ import logging
 import os
 import signal
 import threading
+from collections import deque
 from dataclasses import dataclass, replace
+from typing import Callable, Iterable, Iterator
 
 from llid_cli import __version__
-from llid_cli.core.errors import LlidError, NotAvailableError
+from llid_cli.core.errors import LlidError, NotAvailableError, first_line
 from llid_cli.rendering.pipeline import EnhanceOptions
 
 RAY_HINT = "install it with: pip install '.[ray]' (from the llid repository)"
@@ -43,6 +45,7 @@ class RayPool:
         threads = max(1, ray_options.cpus_per_worker)
         self.options = replace(options, engine=replace(options.engine, threads=threads))
         self.actors: list = []
+        self.flights: dict = {}  # object ref -> (actor index, job) of each call in flight
 
     def worker_args(self) -> tuple:
         return ()
@@ -105,6 +108,25 @@ class RayPool:
                 raise LlidError(f"the Ray workers run llid {version}, this is {__version__}: install the same "
                                 "version on every node")
 
+    def spread(self, jobs: Iterable, call: Callable) -> Iterator[tuple]:
+        """(job, object ref) of each job as its call finishes. `call(actor, job)` starts it on an
+        actor (returning the ref); each actor is kept `in_flight` calls ahead, so that none waits
+        on the driver between them, and Ray decides where the actors run and restarts them."""
+        ray = import_ray()
+        pending = deque(jobs)
+        load = [0] * len(self.actors)
+        while pending or self.flights:
+            for index, actor in enumerate(self.actors):
+                while pending and load[index] < self.ray_options.in_flight:
+                    job = pending.popleft()
+                    self.flights[call(actor, job)] = (index, job)
+                    load[index] += 1
+            done, _ = ray.wait(list(self.flights), num_returns=1)
+            for ref in done:
+                index, job = self.flights.pop(ref)
+                load[index] -= 1
+                yield job, ref
+
     def __exit__(self, kind, value, traceback) -> None:
         self._stop(import_ray())
 
@@ -115,7 +137,10 @@ class RayPool:
         ray.shutdown()
 
     def _abandon(self, ray) -> None:
-        """After the actors are killed, before disconnecting: what a subclass must clean up."""
+        """After the actors are killed, before disconnecting (a subclass adds its own clean-up):
+        interrupted, the killed actors' calls resolve as errors once they are gone."""
+        if self.flights:
+            ray.wait(list(self.flights), num_returns=len(self.flights), timeout=30)
 
 
 def import_ray():
@@ -124,8 +149,3 @@ def import_ray():
     except ImportError:
         raise NotAvailableError(f"--ray needs Ray; {RAY_HINT}") from None
     return ray
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

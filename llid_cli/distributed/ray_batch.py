@@ -16,7 +16,6 @@ Inputs and outputs must be on a filesystem that every node sees at the same path
 from __future__ import annotations
 
 import os
-from collections import deque
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -66,40 +65,32 @@ class RayBatch(RayPool):
         self.max_pixels = max_pixels
         self.workload_megapixels = workload_megapixels  # the driver's, so workers plan as a local batch would
         self.targets: list[Path] = []
-        self.flights: dict = {}  # object ref -> (actor index, source, target, output there before) of each file in flight
 
     def worker_args(self) -> tuple:
         return self.write, self.max_pixels, self.workload_megapixels
 
     # ------------------------------------------------------------------ the batch
     def run(self, jobs: Iterable[tuple[Path, Path]], skip_existing: bool) -> Iterator[FileResult]:
-        """One result per job, in the order they finish (the driver's loop only keeps each actor fed;
-        Ray decides where the actors run and restarts them)."""
+        """One result per job, in the order they finish."""
         ray = import_ray()
-        pending = deque(jobs)
-        self.targets = [target for _, target in pending]
-        load = {index: 0 for index in range(len(self.actors))}
-        flights = self.flights
-        while pending or flights:
-            for index, actor in enumerate(self.actors):
-                while pending and load[index] < self.ray_options.in_flight:
-                    source, target = pending.popleft()
-                    there = skip_existing and target.exists()
-                    ref = actor.run.remote(os.path.abspath(source), os.path.abspath(target), skip_existing)
-                    flights[ref] = (index, source, target, there)
-                    load[index] += 1
-            done, _ = ray.wait(list(flights), num_returns=1)
-            for ref in done:
-                index, source, target, there = flights.pop(ref)
-                load[index] -= 1
-                result = self._result(ray, ref, source, target)
-                if result.status == "skipped" and not there:
-                    # A worker wrote it, then died before answering, and Ray's retry found the
-                    # output: this run made it, so it is done, not "already there" (its size
-                    # read off the output's header: the answer that had it was lost).
-                    result.status = "done"
-                    result.megapixels = header_megapixels(target) or 0.0
-                yield result
+        jobs = list(jobs)
+        self.targets = [target for _, target in jobs]
+        there: dict[Path, bool] = {}  # each output, whether it was there before its call started
+
+        def call(actor, job):
+            source, target = job
+            there[target] = skip_existing and target.exists()
+            return actor.run.remote(os.path.abspath(source), os.path.abspath(target), skip_existing)
+
+        for (source, target), ref in self.spread(jobs, call):
+            result = self._result(ray, ref, source, target)
+            if result.status == "skipped" and not there[target]:
+                # A worker wrote it, then died before answering, and Ray's retry found the
+                # output: this run made it, so it is done, not "already there" (its size
+                # read off the output's header: the answer that had it was lost).
+                result.status = "done"
+                result.megapixels = header_megapixels(target) or 0.0
+            yield result
 
     def _result(self, ray, ref, source: Path, target: Path) -> FileResult:
         try:
@@ -116,6 +107,5 @@ class RayBatch(RayPool):
 
     # ------------------------------------------------------------------ tear-down
     def _abandon(self, ray) -> None:
-        if self.flights:  # interrupted: the killed actors' calls resolve as errors once they are gone
-            ray.wait(list(self.flights), num_returns=len(self.flights), timeout=30)
-        remove_leftovers(self.targets)
+        super()._abandon(ray)
+        remove_leftovers(self.targets)  # hidden temporary files of writes a kill cut short

@@ -85,7 +85,6 @@ class RayVideo(RayPool):
 
     def __init__(self, ray_options: RayOptions, options: EnhanceOptions):
         super().__init__(ray_options, options)
-        self.flights: dict = {}  # object ref -> (actor index, segment file) of each segment in flight
         self.folders: list[Path] = []  # the segments' folders, removed when the pool stops
 
     def run(self, source: Path, target: Path, options: VideoOptions = VideoOptions(), codec: str | None = None,
@@ -118,41 +117,29 @@ class RayVideo(RayPool):
                            sum(r.cuts for r in results), sum(r.skipped for r in results))
 
     def _render(self, ray, source, files, segments, options, codec, crf, total, progress) -> list[VideoResult]:
-        pending = list(zip(files, segments))
-        load = {index: 0 for index in range(len(self.actors))}
-        flights = self.flights
+        def call(actor, job):
+            file, segment = job
+            return actor.segment.remote(source, str(file), segment, options, codec, crf)
+
         results: dict = {}
         done = 0
-        while pending or flights:
-            for number, actor in enumerate(self.actors):
-                while pending and load[number] < self.ray_options.in_flight:
-                    file, segment = pending.pop(0)
-                    ref = actor.segment.remote(source, str(file), segment, options, codec, crf)
-                    flights[ref] = (number, file)
-                    load[number] += 1
-            finished, _ = ray.wait(list(flights), num_returns=1)
-            for ref in finished:
-                number, file = flights.pop(ref)
-                load[number] -= 1
-                try:
-                    results[file] = ray.get(ref)
-                except ray.exceptions.RayTaskError as exc:
-                    cause = getattr(exc, "cause", None)
-                    raise (cause if isinstance(cause, LlidError) else LlidError(str(exc).strip().splitlines()[-1]))
-                except ray.exceptions.RayActorError:
-                    raise LlidError(f"a worker process died {self.ray_options.retries + 1} time(s) while "
-                                    f"enhancing a segment of {Path(source).name} (out of memory?)") from None
-                done += results[file].frames
-                if progress is not None:
-                    progress(done, total)
+        for (file, _), ref in self.spread(zip(files, segments), call):
+            try:
+                results[file] = ray.get(ref)
+            except ray.exceptions.RayTaskError as exc:
+                cause = getattr(exc, "cause", None)
+                raise (cause if isinstance(cause, LlidError) else LlidError(str(exc).strip().splitlines()[-1]))
+            except ray.exceptions.RayActorError:
+                raise LlidError(f"a worker process died {self.ray_options.retries + 1} time(s) while "
+                                f"enhancing a segment of {Path(source).name} (out of memory?)") from None
+            done += results[file].frames
+            if progress is not None:
+                progress(done, total)
         return [results[file] for file in files]
 
     def _abandon(self, ray) -> None:
-        """Interrupted or failed: the killed actors' calls resolve once they are gone; then nothing
-        they wrote is left."""
-        if self.flights:
-            ray.wait(list(self.flights), num_returns=len(self.flights), timeout=30)
-        for folder in self.folders:
+        super()._abandon(ray)
+        for folder in self.folders:  # nothing the segments' workers wrote is left
             shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -17,7 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
-from llid_cli.core.errors import ImageReadError, ImageWriteError
+from llid_cli.core.errors import ImageReadError, ImageWriteError, first_line
 from llid_cli.core.extras import require
 from llid_cli.io.atomic import publish, remove_stale, temporary_beside
 
@@ -74,7 +74,7 @@ class VideoReader:
         try:
             self.container = av.open(str(self.path))
         except (av.FFmpegError, OSError, ValueError) as exc:
-            raise ImageReadError(f"not a video FFmpeg can read ({_first_line(exc)})", self.path) from None
+            raise ImageReadError(f"not a video FFmpeg can read ({first_line(exc)})", self.path) from None
         if not self.container.streams.video:
             self.container.close()
             raise ImageReadError("no video stream in this file", self.path)
@@ -133,7 +133,7 @@ class VideoReader:
                     pixels = raw.to_ndarray(format="rgb48le" if ten_bit else "rgb24")
                     yield Frame(pixels, raw.pts, float(raw.time) if raw.time is not None else 0.0)
         except av.FFmpegError as exc:
-            raise ImageReadError(f"the video stream breaks off ({_first_line(exc)})", self.path) from None
+            raise ImageReadError(f"the video stream breaks off ({first_line(exc)})", self.path) from None
 
     def frames(self) -> Iterator[Frame]:
         yield self._first
@@ -147,7 +147,7 @@ class VideoReader:
             self.container.seek(pts, stream=self.stream, backward=True, any_frame=False)
         except av.FFmpegError as exc:
             raise ImageReadError(f"cannot seek to {float(pts * self.stream.time_base):.3f} s "
-                                 f"({_first_line(exc)})", self.path) from None
+                                 f"({first_line(exc)})", self.path) from None
         self.other_packets = []
         return self._decode()
 
@@ -207,7 +207,7 @@ class VideoWriter:
                            for s in (reader.other_streams if others else [])}
         except (av.FFmpegError, ValueError, OSError) as exc:
             self.abort()
-            raise ImageWriteError(f"cannot write this video ({_first_line(exc)})", self.target) from None
+            raise ImageWriteError(f"cannot write this video ({first_line(exc)})", self.target) from None
         self.colour = info.colour
 
     # Encoding and muxing run on a thread of their own, fed through a short queue, so that x264
@@ -259,7 +259,7 @@ class VideoWriter:
             self.abort()
 
             if isinstance(self._error, (av.FFmpegError, ValueError, OSError)):
-                raise ImageWriteError(f"cannot write this video ({_first_line(self._error)})", self.target)
+                raise ImageWriteError(f"cannot write this video ({first_line(self._error)})", self.target)
             raise self._error
 
     def _encode(self, pixels: np.ndarray, pts: int | None) -> None:
@@ -321,8 +321,3 @@ class VideoWriter:
         except Exception:  # noqa: BLE001 - closing a half-written file may fail; it is removed anyway
             pass
         self.tmp.unlink(missing_ok=True)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

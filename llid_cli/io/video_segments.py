@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from llid_cli.core.errors import ImageReadError, ImageWriteError
+from llid_cli.core.errors import ImageReadError, ImageWriteError, first_line
 from llid_cli.core.extras import require
 from llid_cli.io.atomic import publish, remove_stale, temporary_beside
-from llid_cli.io.video import VIDEO_EXTENSIONS, _first_line
+from llid_cli.io.video import VIDEO_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def index(path: str | os.PathLike) -> StreamIndex:
                 if last is None or packet.pts >= last:
                     last, duration = packet.pts, packet.duration or 0
     except av.FFmpegError as exc:
-        raise ImageReadError(f"not a video FFmpeg can read ({_first_line(exc)})", path) from None
+        raise ImageReadError(f"not a video FFmpeg can read ({first_line(exc)})", path) from None
     if last is None:
         raise ImageReadError("no video frame in this file", path)
     return StreamIndex(tuple(sorted(set(keyframes))), last + max(duration, 1), time_base, frames)
@@ -75,7 +75,7 @@ def join(source: str | os.PathLike, segments: list[Path], target: str | os.PathL
     try:
         original = av.open(str(source))
     except (av.FFmpegError, OSError) as exc:
-        raise ImageReadError(f"not a video FFmpeg can read ({_first_line(exc)})", Path(source)) from None
+        raise ImageReadError(f"not a video FFmpeg can read ({first_line(exc)})", Path(source)) from None
     try:
         parts = [av.open(str(segment)) for segment in segments]
         streams = [part.streams.video[0] for part in parts]
@@ -110,7 +110,7 @@ def join(source: str | os.PathLike, segments: list[Path], target: str | os.PathL
         publish(tmp, target)
     except av.FFmpegError as exc:
         tmp.unlink(missing_ok=True)
-        raise ImageWriteError(f"cannot join the segments ({_first_line(exc)})", target) from None
+        raise ImageWriteError(f"cannot join the segments ({first_line(exc)})", target) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

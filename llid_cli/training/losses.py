@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llid_cli.core.errors import ConfigError
+from llid_cli.models.layers.blocks import linear_luminance, srgb_to_linear
 
 
 class L1(nn.Module):
@@ -184,8 +185,6 @@ _RGB_TO_XYZ = ((0.4124, 0.3576, 0.1805), (0.2126, 0.7152, 0.0722), (0.0193, 0.11
 
 def _ab_at_mid_lightness(linear: torch.Tensor) -> torch.Tensor:
     """CIELAB a*b* (D65) of B x 3 linear sRGB colours scaled to L* 50: their balance, whatever their level."""
-    from llid_cli.models.layers.blocks import linear_luminance
-
     luminance = linear_luminance(linear[:, :, None, None])[:, 0, 0, 0].clamp_min(1e-6)
     scaled = linear * (0.18419 / luminance)[:, None]
     xyz = scaled @ linear.new_tensor(_RGB_TO_XYZ).T / linear.new_tensor(_D65)
@@ -212,8 +211,6 @@ class ShadowCast(nn.Module):
         self.shares = tuple(shares)
 
     def forward(self, pred, target, low):
-        from llid_cli.models.layers.blocks import linear_luminance, srgb_to_linear
-
         given = srgb_to_linear(low.float().clamp(0, 1)).flatten(2)  # B x 3 x N
         made = srgb_to_linear(pred.float().clamp(0, 1)).flatten(2)
         luminance = linear_luminance(given[..., None])[:, 0, :, 0]  # B x N
