@@ -43,6 +43,24 @@ def test_segments_start_at_keyframes_cover_the_video_and_lead_in_from_a_keyframe
     assert plan_segments((), 30000, Fraction(1, 1000), 8, 1.0) == [Segment(None, None, None)]
 
 
+def test_a_file_a_local_run_refuses_is_refused_before_ray_starts(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import llid_cli.distributed.pool as pool
+    from llid_cli.cli import cli
+
+    def no_ray():
+        raise AssertionError("Ray was started for a file that cannot be read")
+
+    monkeypatch.setattr(pool, "import_ray", no_ray)
+    (tmp_path / "bad.mp4").write_bytes(b"not a video")
+    for name, said in (("bad.mp4", "not a video FFmpeg can read"), ("missing.mp4", "no such file")):
+        result = CliRunner().invoke(cli, ["video", str(tmp_path / name), "-o", str(tmp_path / "out.mp4"), "--ray"])
+        assert result.exit_code == 1 and said in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.mp4"] and (tmp_path / "bad.mp4").read_bytes() == b"not a video"
+
+
 def clip(path: Path, frames: int = 90, size=(64, 96), keyframe_every: int = 10) -> Path:
     """Noisy dark H.264 with a keyframe every `keyframe_every` frames, irregular timestamps, the
     light doubling half way (a scene change), an AAC tone and a rotation tag."""

@@ -60,6 +60,10 @@ def command(source: Path, output: Path, codec, crf, smoothing, temporal_denoise,
     if same_file(source, output):
         raise click.BadParameter(f"{output} is the input: choose another name", param_hint="-o")
     ray = ray_options_from(ray_address, workers, gpus_per_worker, options.engine.threads)
+    if ray is not None:
+        from llid_cli.distributed.ray_video import RayVideo, probe
+
+        video = probe(source)  # a file a local run would refuse is refused before Ray starts
     console = Console(stderr=True)
     video_options = VideoOptions(smoothing, temporal_denoise)
     with frame_progress(console, quiet or not console.is_terminal) as bar:
@@ -73,10 +77,8 @@ def command(source: Path, output: Path, codec, crf, smoothing, temporal_denoise,
         if ray is None:
             result = enhance_video(source, output, Pipeline(options), video_options, codec, crf, progress)
         else:
-            from llid_cli.distributed.ray_video import RayVideo
-
             with RayVideo(ray, options) as pool:
-                result = pool.run(source, output, video_options, codec, crf, progress, segment_seconds)
+                result = pool.run(video, output, video_options, codec, crf, progress, segment_seconds)
     skipped = f", {result.skipped} broken packets skipped" if result.skipped else ""
     click.echo(f"{printable(str(source))} -> {printable(str(output))} ({result.frames} frames, "
                f"{result.frames / max(result.seconds, 1e-9):.1f} fps, {result.cuts} scene cuts{skipped})", err=True)

@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -78,6 +79,28 @@ class VideoWorker:
         return enhance_video(source, target, self.pipeline, options, codec, crf, segment=segment)
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What the driver knows of a video before any worker starts: its stream (`VideoReader`'s
+    checks passed: a video, not HDR, not larger than 8K) and where its keyframes lie."""
+
+    source: Path
+    info: object  # io.video.VideoInfo
+    stream: object  # io.video_segments.StreamIndex
+
+
+def probe(source: Path) -> Probe:
+    """Read `source` as a local run would first, so that a file it would refuse is refused in
+    one line before Ray starts; then index its keyframes (packets only, nothing decoded)."""
+    from llid_cli.io.video import VideoReader
+    from llid_cli.io.video_segments import index
+
+    reader = VideoReader(source, others=False)
+    info = reader.info
+    reader.close()
+    return Probe(Path(source), info, index(source))
+
+
 class RayVideo(RayPool):
     """The pool of `VideoWorker`s; `run` renders one video over them. A context manager."""
 
@@ -87,20 +110,16 @@ class RayVideo(RayPool):
         super().__init__(ray_options, options)
         self.folders: list[Path] = []  # the segments' folders, removed when the pool stops
 
-    def run(self, source: Path, target: Path, options: VideoOptions = VideoOptions(), codec: str | None = None,
+    def run(self, video: Probe, target: Path, options: VideoOptions = VideoOptions(), codec: str | None = None,
             crf: int = 20, progress=None, segment_seconds: float = SEGMENT_SECONDS) -> VideoResult:
-        """Like `enhance_video`, on the pool. `progress(frames done, frames in the video)` as each
-        segment finishes. Nothing is left at `target`, nor beside it, on failure."""
-        from llid_cli.io.video import VideoReader
-        from llid_cli.io.video_segments import index, join
+        """Like `enhance_video` for the probed video, on the pool. `progress(frames done, frames
+        in the video)` as each segment finishes. Nothing is left at `target`, nor beside it, on failure."""
+        from llid_cli.io.video_segments import join
         from llid_cli.rendering.video import lead_in_seconds
 
         ray = import_ray()
         started = time.perf_counter()
-        reader = VideoReader(source, others=False)  # what a local run would refuse, refused here first
-        info = reader.info
-        reader.close()
-        stream = index(source)
+        source, info, stream = video.source, video.info, video.stream
         rate = float(info.rate) if info.rate else 30.0
         segments = plan_segments(stream.keyframes, stream.end, stream.time_base, self.workers, segment_seconds,
                                  lead_in_seconds(options, rate))
@@ -143,4 +162,4 @@ class RayVideo(RayPool):
             shutil.rmtree(folder, ignore_errors=True)
 
 
-__all__ = ["RayOptions", "RayVideo", "VideoWorker", "plan_segments"]
+__all__ = ["Probe", "RayOptions", "RayVideo", "VideoWorker", "plan_segments", "probe"]
