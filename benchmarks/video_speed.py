@@ -1,6 +1,7 @@
 """End-to-end speed of `llid video` (decode + enhance + encode) and its added memory.
 
     python benchmarks/video_speed.py [--sizes 720p,1080p,4k] [--models lynx,lynx-fast] [--frames 48]
+        [--precisions fp32,bf16]
 
 Makes an H.264 clip of a dark, noisy scene at each size (with an AAC track), enhances it with each
 model into H.264 as `llid video` does, and prints frames per second and the peak resident memory
@@ -54,13 +55,13 @@ def make_clip(path: Path, size: tuple[int, int], frames: int, fps: int = 30, key
             out.mux(packet)
 
 
-def one_run(source: str, target: str, model: str, threads: int) -> dict:
+def one_run(source: str, target: str, model: str, threads: int, precision: str = "fp32") -> dict:
     """In this process: load, note memory, enhance, note the peak."""
     from llid_cli.engine.runner import EngineOptions
     from llid_cli.rendering.pipeline import EnhanceOptions, Pipeline
     from llid_cli.rendering.video import enhance_video
 
-    pipeline = Pipeline(EnhanceOptions(model=model, engine=EngineOptions(backend="auto", threads=threads)))
+    pipeline = Pipeline(EnhanceOptions(model=model, engine=EngineOptions(backend="auto", threads=threads, precision=precision)))
     loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     result = enhance_video(source, target, pipeline)
@@ -75,22 +76,24 @@ def main() -> None:
     parser.add_argument("--models", default="lynx-fast,lynx")
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--run", nargs=4, help=argparse.SUPPRESS)  # SOURCE TARGET MODEL THREADS, in a child
+    parser.add_argument("--precisions", default="fp32", help="e.g. fp32,bf16 (`--precision` of llid video)")
+    parser.add_argument("--run", nargs=5, help=argparse.SUPPRESS)  # SOURCE TARGET MODEL THREADS PRECISION, in a child
     args = parser.parse_args()
     if args.run:
-        print(json.dumps(one_run(args.run[0], args.run[1], args.run[2], int(args.run[3]))))
+        print(json.dumps(one_run(args.run[0], args.run[1], args.run[2], int(args.run[3]), args.run[4])))
         return
     with tempfile.TemporaryDirectory() as folder:
-        print(f"{'size':6} {'model':10} {'frames':>6} {'fps':>7} {'added MiB':>10}")
+        print(f"{'size':6} {'model':10} {'precision':>9} {'frames':>6} {'fps':>7} {'added MiB':>10}")
         for size in args.sizes.split(","):
             source = Path(folder) / f"{size}.mp4"
             make_clip(source, SIZES[size], args.frames)
             for model in args.models.split(","):
-                done = subprocess.run([sys.executable, __file__, "--run", str(source), str(Path(folder) / "out.mp4"),
-                                       model, str(args.threads)], capture_output=True, text=True, check=True)
-                row = json.loads(done.stdout.strip().splitlines()[-1])
-                print(f"{size:6} {model:10} {row['frames']:>6} {row['frames'] / row['seconds']:>7.2f} "
-                      f"{row['added_mib']:>10.0f}")
+                for precision in args.precisions.split(","):
+                    done = subprocess.run([sys.executable, __file__, "--run", str(source), str(Path(folder) / "out.mp4"),
+                                           model, str(args.threads), precision], capture_output=True, text=True, check=True)
+                    row = json.loads(done.stdout.strip().splitlines()[-1])
+                    print(f"{size:6} {model:10} {precision:>9} {row['frames']:>6} {row['frames'] / row['seconds']:>7.2f} "
+                          f"{row['added_mib']:>10.0f}", flush=True)
 
 
 if __name__ == "__main__":

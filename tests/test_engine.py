@@ -316,6 +316,35 @@ def test_global_statistics_do_not_depend_on_tiling(name):
     assert 10 * np.log10(255**2 / max(((a - b) ** 2).mean(), 1e-12)) > 50
 
 
+def test_the_context_pass_records_statistics_without_rendering_what_follows_them():
+    """The context pass's output is thrown away: lynx's noise filter, which comes after its last
+    statistic, runs once per photo (in the pass that renders), and the photo comes out as when the
+    filter ran in both passes (the statistics it replays are the same)."""
+    from llid_cli.models.architectures.lynx import Lynx
+    from llid_cli.models.layers.context import GlobalStats
+
+    pixels = gradient_rgb(300, 400, seed=4, dark=0.2)
+    runner = build_model_runner("lynx", None, EngineOptions(tile=0, context_pixels=30_000))
+    network = runner.backend.model
+    assert isinstance(network, Lynx)
+    calls = []
+    handle = network.denoise.register_forward_hook(lambda *args: calls.append(network.tone._stats_mode))
+    try:
+        fast = runner(pixels)
+        assert calls == ["replay"]  # not in the measuring pass
+        calls.clear()
+        original = GlobalStats.measuring
+        GlobalStats.measuring = property(lambda self: False)  # as before: the filter in every pass
+        try:
+            slow = runner(pixels)
+        finally:
+            GlobalStats.measuring = original
+        assert calls == ["measure", "replay"]
+    finally:
+        handle.remove()
+    assert np.array_equal(fast, slow)
+
+
 def test_backend_auto_picks_the_measured_faster_runtime(tmp_path, monkeypatch):
     """On the CPU: ONNX Runtime for the full-resolution networks, PyTorch for lynx; PyTorch for
     bf16, and whenever ONNX Runtime is not installed."""

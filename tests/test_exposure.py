@@ -23,6 +23,7 @@ from llid_cli.rendering.tone import (
     blend,
     exposure_of,
     shift_exposure,
+    shift_pixels,
     srgb_to_linear,
 )
 
@@ -54,6 +55,22 @@ def test_shift_exposure_doubles_the_light_and_keeps_white_white():
     bright = np.linspace(0.0, 1.0, 256, dtype=np.float32)[None, :, None].repeat(3, axis=2)
     assert np.all(np.diff(shift_exposure(bright, 2)[0, :, 0]) >= 0) and shift_exposure(bright, 2).max() < 1.0
     assert shift_exposure(rgb, 0) is rgb
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_shift_pixels_in_their_own_dtype_is_the_float_shift_rounded(dtype):
+    """8- and 16-bit pixels are shifted through a table of their levels: every value comes out as
+    the float shift of it, rounded, whether brighter, darker or by a hair."""
+    from llid_cli.io.image import from_float, to_float
+
+    top = np.iinfo(dtype).max
+    pixels = np.random.default_rng(2).integers(0, top + 1, (40, 56, 3)).astype(dtype)
+    for ev in (1.3, -0.7, 0.004):
+        shifted = shift_pixels(pixels, ev)
+        assert shifted.dtype == dtype
+        assert np.array_equal(shifted, from_float(shift_exposure(to_float(pixels), ev), dtype))
+    assert (shift_pixels(pixels, 1.0).astype(np.int64) >= pixels).all()
+    assert np.array_equal(shift_pixels(pixels, 0.0), pixels)
 
 
 def test_blend_mixes_light_not_code_values():

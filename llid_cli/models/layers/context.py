@@ -23,8 +23,15 @@ from torch import nn
 class GlobalStats(nn.Module):
     """Mixin for layers with global statistics; each such layer must run once per forward."""
 
-    _stats_mode: str = "live"  # "live", "record" or "replay"
+    # "live", "record", "replay", or "measure": record in a pass whose output nobody reads (the
+    # engine's context pass), so a network may skip what comes after its last statistic.
+    _stats_mode: str = "live"
     _recorded: tuple[torch.Tensor, ...] | None = None
+
+    @property
+    def measuring(self) -> bool:
+        """True in a pass that only records statistics: its output is thrown away."""
+        return self._stats_mode == "measure"
 
     def stats(self, compute: Callable[[], tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
         if self._stats_mode == "replay":
@@ -32,7 +39,7 @@ class GlobalStats(nn.Module):
                 raise RuntimeError(f"{type(self).__name__}: no recorded global statistics to replay")
             return self._recorded
         values = compute()
-        if self._stats_mode == "record":
+        if self._stats_mode in ("record", "measure"):
             self._recorded = tuple(v.detach() for v in values)
         return values
 
@@ -53,8 +60,8 @@ def _set_mode(model: nn.Module, mode: str) -> None:
 @contextmanager
 def recorded_context(model: nn.Module, whole: torch.Tensor, controls=None):
     """Record the statistics of `whole` (1 x 3 x h x w) rendered with `controls`, then replay them
-    inside the block."""
-    _set_mode(model, "record")
+    inside the block. The recording pass's output is not used (`GlobalStats.measuring`)."""
+    _set_mode(model, "measure")
     try:
         with torch.inference_mode():
             model(whole, controls)
