@@ -174,10 +174,12 @@ def test_compare_speed_runs_two_checkouts_in_one_run():
 
 
 def test_video_speed_prints_fps_and_memory():
-    done = _run("benchmarks/video_speed.py", "--sizes", "240p", "--models", "lynx-fast", "--frames", "4")
+    done = _run("benchmarks/video_speed.py", "--sizes", "240p", "--models", "lynx-fast", "--frames", "4",
+                "--precisions", "fp32,bf16")
     assert done.returncode == 0, done.stderr
-    size, model, frames, fps, added = done.stdout.strip().splitlines()[-1].split()
-    assert (size, model, frames) == ("240p", "lynx-fast", "4") and float(fps) > 0 and float(added) >= 0
+    rows = [line.split() for line in done.stdout.strip().splitlines()[1:]]
+    assert [row[:4] for row in rows] == [["240p", "lynx-fast", "fp32", "4"], ["240p", "lynx-fast", "bf16", "4"]]
+    assert all(float(row[4]) > 0 and float(row[5]) >= 0 for row in rows)
 
 
 def test_video_quality_prints_flicker_and_denoising(tmp_path):

@@ -47,7 +47,7 @@ class EngineOptions:
     device: str = setting("auto", kind="choice", choices=("auto", "cpu", "cuda"),
                           help="Where learned models run (auto: CUDA when available).")
     precision: str = setting("fp32", kind="choice", choices=("fp32", "fp16", "bf16"),
-                             help="Arithmetic of learned models (fp16/bf16 on CUDA).")
+                             help="Arithmetic of learned models: fp16 on CUDA; bf16 on CUDA or a CPU with native bf16 (AVX512-BF16, AMX).")
     # None: automatic, from free memory and the model's footprint; 0: no tiling.
     tile: int | None = setting(None, kind="tile", typed="auto",
                                help="Tile size in pixels for large photos, auto (from free memory), or 0 (no tiling).")

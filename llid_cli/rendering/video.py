@@ -198,6 +198,8 @@ _ENCODE = np.rint(linear_to_srgb(np.arange(65536, dtype=np.float32) / 65535) * 6
 def _linear(pixels: np.ndarray) -> np.ndarray:
     """A frame's linear light, float32: a table lookup per level (the power law took a tenth of a
     1080p frame's time, twice over)."""
+    if pixels.dtype == np.uint8:  # OpenCV's table lookup: the same values, a third of the time
+        return cv2.LUT(np.ascontiguousarray(pixels), _DECODE[pixels.dtype])
     table = _DECODE.get(pixels.dtype)
     return table[pixels] if table is not None else srgb_to_linear(to_float(pixels))
 
