@@ -1,6 +1,7 @@
 """Low-frequency colour blotches in flat dark areas, on synthetic pairs with realistic noise.
 
     python benchmarks/chroma_blotches.py [CLEAN_FOLDER] [--models lynx,lynx-fast] [--count 12]
+        [--weights FILE]   (one model: a run's checkpoint of its architecture)
 
 Each clean photo (default: the Kodak set, held out of lynx's training) is made dark and noisy by
 llid's own degradation (`llid_cli.training.synthetic.degrade`, seeded): 3-8 % of the light,
@@ -64,6 +65,7 @@ def main() -> None:
     parser.add_argument("folder", type=Path, nargs="?", default=DATA / "clean" / "kodak24")
     parser.add_argument("--models", default="lynx,lynx-fast")
     parser.add_argument("--count", type=int, default=12, help="photos used (the first, sorted)")
+    parser.add_argument("--weights", default=None, help="weights of the (one) model's architecture, e.g. a checkpoint")
     args = parser.parse_args()
     photos = discover(args.folder, recursive=False)[: args.count]
     pairs = []
@@ -75,7 +77,7 @@ def main() -> None:
           "over flat dark areas")
     print(f"{'model':<12}{'blotches':>10}{'with cast':>11}{'photos':>8}")
     for name in [m for m in args.models.split(",") if m]:
-        pipeline = Pipeline(EnhanceOptions(model=name))
+        pipeline = Pipeline(EnhanceOptions(model=name, weights=args.weights))
         rows = [blotches(to_float(pipeline.enhance_image(Image(pixels=dark)).pixels), clean) for dark, clean in pairs]
         rows = [r for r in rows if r is not None]
         print(f"{name:<12}{np.mean([r[0] for r in rows]):>10.2f}{np.mean([r[1] for r in rows]):>11.2f}{len(rows):>8}")

@@ -283,6 +283,52 @@ def test_synthetic_degradation_darkens_and_adds_noise():
     assert dark.mean() < 0.4 and dark.std() > 0.003
 
 
+def test_chroma_blotches_sees_wide_colour_errors_not_grain():
+    """`chroma_blotches`: a colour blotch 16 pixels wide scores several times what the same
+    per-pixel amount of grain does (grain averages out under the Gaussian), a grey brightened
+    stays grey and scores nothing, and the gradient points back to the reference's colour."""
+    from llid_cli.training.losses import LOSSES
+
+    loss = LOSSES["chroma_blotches"](sigma=4.0)
+    torch.manual_seed(0)
+    target = torch.rand(1, 3, 64, 64) * 0.5 + 0.2
+    blotch = torch.zeros(1, 3, 64, 64)
+    blotch[:, 0, 16:48, 16:48] = 0.05  # a red patch, 32 pixels wide
+    grain = torch.randn(1, 3, 64, 64) * float(blotch.square().mean().sqrt())  # the same energy, per pixel
+    grey = torch.linspace(0.1, 0.6, 64)[None, None, None].expand(1, 3, 64, 64)
+    assert float(loss(grey * 1.3, grey)) < 2e-3
+    assert float(loss(target + blotch, target)) > 3 * float(loss(target + grain, target))
+    output = (target + blotch).requires_grad_()
+    loss(output, target).backward()
+    assert float(output.grad[0, 0, 28:36, 28:36].mean()) > 0  # less red inside the blotch
+    assert float(output.grad[0, 1, 28:36, 28:36].mean()) < 0
+
+
+def test_phone_noise_is_colour_blotches_and_row_bands():
+    """The degradation's phone noise: colour-only noise correlated over several pixels (a
+    blotch has neighbours of its colour), per-row offsets, and neither drawn unless configured
+    (a config without them keeps its exact samples)."""
+    from llid_cli.training.synthetic import LowLightSettings, degrade
+
+    clean = np.full((96, 96, 3), 0.6, np.float32)
+    plain = LowLightSettings(exposure=(0.2, 0.2), read_noise=(0.0, 0.0), jpeg_probability=0.0,
+                             photons_at_white=(1e7, 1e7))
+    blotchy = LowLightSettings(exposure=(0.2, 0.2), read_noise=(0.0, 0.0), jpeg_probability=0.0,
+                               photons_at_white=(300.0, 300.0), chroma_noise=(3.0, 3.0), chroma_noise_scale=(8.0, 8.0))
+    banded = LowLightSettings(exposure=(0.2, 0.2), read_noise=(0.0, 0.0), jpeg_probability=0.0,
+                              photons_at_white=(1e7, 1e7), row_noise=(0.01, 0.01))
+    assert np.array_equal(degrade(clean, np.random.default_rng(4), plain),
+                          degrade(clean, np.random.default_rng(4), LowLightSettings(**{**plain.__dict__, "chroma_noise": (0.0, 0.0)})))
+    red_green = degrade(clean, np.random.default_rng(4), blotchy) @ np.float32([1, -1, 0])
+    red_green -= red_green.mean()
+    neighbour = np.corrcoef(red_green[:, :-4].ravel(), red_green[:, 4:].ravel())[0, 1]
+    assert neighbour > 0.5  # 4 pixels apart, still the same blotch
+    bands = degrade(clean, np.random.default_rng(4), banded).mean(axis=2)
+    assert bands.std(axis=0).mean() > 5 * bands.std(axis=1).mean()  # rows differ, a row is even
+    with pytest.raises(ValueError):
+        LowLightSettings(chroma_noise_scale=(0.5, 2.0))
+
+
 def test_train_cli_end_to_end_then_enhance_with_its_weights(tmp_path, tiny_datasets):
     raw = yaml.safe_load(CONFIGS[-1].read_text())
     config_path = tmp_path / "c.yaml"

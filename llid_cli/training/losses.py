@@ -224,8 +224,39 @@ class ShadowCast(nn.Module):
         return total / len(self.shares)
 
 
+class ChromaBlotches(nn.Module):
+    """The output's colour error against the reference at low frequency: blotches, not grain.
+
+    Colour as the two opponent differences of sRGB (R - G, B - G); their error is smoothed by a
+    Gaussian of `sigma` pixels, so grain averages out and what is left is what a photographer sees
+    as blotches across a wall or a sky (`benchmarks/chroma_blotches.py`'s figure, in training). The
+    per-pixel terms weigh such an error little: it is small at each pixel, but spread wide.
+    """
+
+    def __init__(self, sigma: float = 4.0):
+        super().__init__()
+        self.sigma = float(sigma)
+        radius = int(round(3 * self.sigma))
+        coords = torch.arange(-radius, radius + 1, dtype=torch.float32)
+        window = torch.exp(-coords.square() / (2 * self.sigma**2))
+        self.register_buffer("window", (window / window.sum())[None, None, None], persistent=False)
+
+    def forward(self, pred, target):
+        def chroma(x):
+            x = x.float()
+            return torch.cat([x[:, 0:1] - x[:, 1:2], x[:, 2:3] - x[:, 1:2]], dim=1)
+
+        error = (chroma(pred) - chroma(target)).flatten(0, 1)[:, None]
+        window = self.window.to(error.dtype)
+        pad = window.shape[-1] // 2
+        error = F.conv2d(F.pad(error, (pad, pad, 0, 0), mode="reflect"), window)
+        error = F.conv2d(F.pad(error, (0, 0, pad, pad), mode="reflect"), window.transpose(-1, -2))
+        return error.square().add(1e-8).sqrt().mean()
+
+
 LOSSES = {"l1": L1, "charbonnier": Charbonnier, "mse": MSE, "ssim": SSIMLoss, "adversarial": Adversarial,
-          "perceptual": Perceptual, "exposure": ExposureEstimate, "shadow_cast": ShadowCast}
+          "perceptual": Perceptual, "exposure": ExposureEstimate, "shadow_cast": ShadowCast,
+          "chroma_blotches": ChromaBlotches}
 
 
 class CompositeLoss(nn.Module):
