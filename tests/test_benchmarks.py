@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import gradient_rgb
 
@@ -142,6 +143,30 @@ def test_chroma_blotches_scores_synthetic_night_pairs(tmp_path):
     assert done.returncode == 0, done.stderr
     row = done.stdout.strip().splitlines()[-1].split()
     assert row[0] == "lynx-fast" and 0 <= float(row[1]) <= float(row[2]) and row[3] == "2"
+
+
+def test_pixel_grid_finds_a_planted_pattern_and_not_noise(tmp_path):
+    """benchmarks/pixel_grid.py: a pattern repeating every 4 pixels, 2 levels deep, in a smooth
+    noisy sky reads as about 2 levels mod 4 (and mod 8); the noise alone as a small fraction."""
+    from PIL import Image as PILImage
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from pixel_grid import grid, night_sky
+    finally:
+        sys.path.pop(0)
+    rng = np.random.default_rng(1)
+    sky = 60 + np.linspace(0, 20, 256)[:, None, None] + rng.normal(0, 1.0, (256, 320, 3))
+    planted = sky.copy()
+    planted[::4, ::4] += 2.0  # one sub-pixel of every 4x4 cell
+    clean_figure = grid(np.clip(np.rint(sky), 0, 255).astype(np.uint8))
+    planted_figure = grid(np.clip(np.rint(planted), 0, 255).astype(np.uint8))
+    assert clean_figure[0] < 0.3 and 1.5 < planted_figure[0] < 2.5 and planted_figure[1] > 1.5
+    PILImage.fromarray(night_sky(96, 128)).save(tmp_path / "sky.png")
+    done = _run("benchmarks/pixel_grid.py", str(tmp_path / "sky.png"), "--models", "lynx-fast")
+    assert done.returncode == 0, done.stderr
+    row = done.stdout.strip().splitlines()[-1].split()
+    assert row[0] == "lynx-fast" and float(row[1]) >= 0 and row[2] == "/" and float(row[3]) >= float(row[1]) - 1e-9
 
 
 def test_render_digest_proves_identical_renderings_and_names_a_changed_one(tmp_path):
