@@ -1,4 +1,4 @@
-"""`--white-balance` and `--saturation`: a photographer's colour controls, after any model."""
+"""`--white-balance`, `--saturation`, `--black-colour`: a photographer's colour controls, after any model."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from llid_cli.cli import cli
 from llid_cli.io import Image, read_image
 from llid_cli.models.controls import Controls
 from llid_cli.rendering.colour import (
+    apply_black_colour,
     apply_saturation,
     apply_white_balance,
     parse_white_balance,
@@ -108,6 +109,52 @@ def test_sixteen_bit_photos_stay_sixteen_bit():
     assert apply_saturation(photo, 1.3).dtype == np.uint16
 
 
+def night_with_black() -> np.ndarray:
+    """A dark photo: its left half black (channels 0-1, as a camera rounds a night sky), its
+    right half a dim blue-green wall (levels 5-20) with grain."""
+    rng = np.random.default_rng(7)
+    photo = np.zeros((64, 96, 3), np.uint8)
+    photo[:, :48] = rng.integers(0, 2, (64, 48, 3))
+    photo[:, :48, 2] = 0  # (1, 1, 0) at most: "yellow" from rounding alone
+    wall = np.array([5.0, 12.0, 18.0]) + rng.normal(0, 1.0, (64, 48, 3))
+    photo[:, 48:] = np.clip(np.rint(wall), 0, 255).astype(np.uint8)
+    return photo
+
+
+@pytest.mark.parametrize("model", ["lynx-fast", "clahe"])
+def test_black_colour_greys_what_was_black_and_leaves_real_colour(model):
+    """`--black-colour 0`: where the input was black the output is grey at the luminance the model
+    gave it; the dim wall, which holds a colour, comes out as rendered; 0.5 is in between; 1 is
+    the model's own."""
+    image = Image(pixels=night_with_black())
+    plain = Pipeline(EnhanceOptions(model=model)).enhance_image(image).pixels
+    grey = Pipeline(EnhanceOptions(model=model, controls=Controls(black_colour=0.0))).enhance_image(image).pixels
+    half = Pipeline(EnhanceOptions(model=model, controls=Controls(black_colour=0.5))).enhance_image(image).pixels
+    black, wall = (slice(None), slice(2, 44)), (slice(None), slice(52, 96))
+
+    def colourfulness(pixels):
+        linear = srgb_to_linear(pixels / 255.0)
+        return float(np.abs(linear - (linear @ LINEAR_LUMA)[..., None]).mean())
+
+    assert colourfulness(plain[black]) > 0.001  # the model painted a colour into black
+    assert colourfulness(grey[black]) < 0.25 * colourfulness(plain[black])
+    assert colourfulness(grey[black]) < colourfulness(half[black]) < colourfulness(plain[black])
+    assert luminance(grey[black]) == pytest.approx(luminance(plain[black]), rel=0.03)
+    assert np.array_equal(grey[wall], plain[wall])
+    unchanged = Pipeline(EnhanceOptions(model=model, controls=Controls(black_colour=1.0))).enhance_image(image).pixels
+    assert np.array_equal(unchanged, plain)
+
+
+def test_black_colour_reads_levels_in_any_depth():
+    """A 16-bit photo is judged in the same 8-bit levels, and keeps its depth."""
+    photo = night_with_black()
+    painted = np.full(photo.shape, 0.2, np.float32) * np.float32([1.2, 1.0, 0.5])
+    eight = apply_black_colour(photo, (painted * 255).astype(np.uint8), 0.0)
+    sixteen = apply_black_colour(photo.astype(np.uint16) * 257, (painted * 65535).astype(np.uint16), 0.0)
+    assert sixteen.dtype == np.uint16
+    assert np.abs(sixteen.astype(np.int64) // 257 - eight.astype(np.int64)).max() <= 1
+
+
 @pytest.mark.parametrize("text, expected", [("keep", "keep"), ("AUTO", "auto"), ("3200", "3200"), ("5600K", "5600"),
                                             ("model", "model")])
 def test_white_balance_values(text, expected):
@@ -141,13 +188,14 @@ def test_the_command_line_and_the_batch_record(tmp_path):
     runner = CliRunner()
     out = tmp_path / "out"
     done = runner.invoke(cli, ["batch", str(folder), "-o", str(out), "--model", "lynx-fast",
-                               "--white-balance", "3200", "--saturation", "1.2", "--quiet"])
+                               "--white-balance", "3200", "--saturation", "1.2", "--black-colour", "0.5", "--quiet"])
     assert done.exit_code == 0, done.output
     assert read_image(out / "a.png").pixels.shape == (60, 80, 3)
     again = runner.invoke(cli, ["batch", str(folder), "-o", str(out), "--model", "lynx-fast", "--quiet"])
     message = " ".join(again.output.split())
     assert again.exit_code == 2
     assert "--saturation 1.2 there, default now" in message and "--white-balance 3200 there, model now" in message
+    assert "--black-colour 0.5 there, default now" in message
     refused = runner.invoke(cli, ["enhance", str(folder / "a.png"), "-o", str(tmp_path / "x.png"),
                                   "--white-balance", "candle"])
     assert refused.exit_code == 2 and "kelvin" in refused.output

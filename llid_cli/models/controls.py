@@ -49,6 +49,15 @@ class Controls:
         bounds=(0.0, 2.0), metavar="S", show_default=False,
         help="Scale the output's colourfulness in linear light: 0 grey, 1 as rendered, 2 twice [default: 1].")
 
+    # How much of the colour the output gives what was black in the input is kept: the models
+    # paint the colour of their surroundings into it (DICM 12's grey floor comes out khaki); the
+    # rendering layer renders it after any model (llid_cli.rendering.colour).
+    black_colour: float | None = control(
+        None, neutral=1.0, absent=1.0, refusal="does not render black colour: it is rendered after it",
+        bounds=(0.0, 1.0), metavar="K", show_default=False,
+        help="Colour kept where the input is black (every channel at most 2 of 255, fading out by 4), "
+             "which models paint from the surroundings: 0 grey, 1 as rendered [default: 1].")
+
     def value(self, name: str) -> float:
         """The value `name` is rendered at: the one asked for, else the neutral one."""
         asked = getattr(self, name)  # a tensor while a graph is traced: kept as one

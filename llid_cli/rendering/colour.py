@@ -1,4 +1,4 @@
-"""A photographer's colour controls: `--white-balance` and `--saturation`, for every model.
+"""A photographer's colour controls: `--white-balance`, `--saturation`, `--black-colour`, for every model.
 
 Both work in linear light on the enhanced photo, after the model (any model, on any runtime, with
 or without torch), before whites are kept white and before `--strength` mixes in the input.
@@ -21,6 +21,15 @@ darkest (their colour is mostly noise and the camera's black level). Gains are b
 
 Saturation (`--saturation S`): every pixel's distance from its own luminance, in linear light,
 times S (0: grey, 1: unchanged, 2: twice); luminance is kept and nothing clips.
+
+Black colour (`--black-colour K`): where every channel of the input is within `BLACK` (8-bit)
+levels of 0, it holds no colour (DICM's darkest quarter is mostly (1, 1, 0): rounding, not a
+hue), yet the models paint their surroundings' colour into it as they brighten it: khaki on DICM
+12's grey floor, olive round DICM 01's tower. There the output's distance from its luminance is
+scaled by K, fading back to as rendered by `COLOURED` levels (the input's brightest channel over
+3x3 pixels, a smoothstep, so no edge shows). 0 renders black grey; real colour above a few levels
+is kept. Not the default: dark foliage that the models rightly paint green turns grey too
+(`docs/colour.md`).
 """
 
 from __future__ import annotations
@@ -37,6 +46,8 @@ MAX_GAIN = 4.0  # no channel is scaled by more than this, or less than its inver
 AUTO_MAX_GAIN = 2.0  # ... and by grey world no more than this
 _CLIPPED = 0.98  # linear value of a channel the camera clipped
 _DARKEST = 0.10  # the darkest share of pixels left out of a mean (noise and black level)
+BLACK = 2.0  # 8-bit levels: an input pixel whose every channel is within this holds no colour
+COLOURED = 4.0  # ... and from this up it keeps the colour rendered
 _XYZ_TO_RGB = np.array([[3.2406, -1.5372, -0.4986], [-0.9689, 1.8758, 0.0415], [0.0557, -0.2040, 1.0570]])
 
 
@@ -147,3 +158,21 @@ def apply_saturation(enhanced: np.ndarray, factor: float) -> np.ndarray:
     else:
         factor_here = float(factor)
     return from_float(linear_to_srgb(luminance + chroma * factor_here), enhanced.dtype)
+
+
+def apply_black_colour(original: np.ndarray, enhanced: np.ndarray, keep: float) -> np.ndarray:
+    """`enhanced` with its colour scaled by `keep` where `original` is black (see the module)."""
+    if keep >= 1.0:
+        return enhanced
+    import cv2
+
+    peak = to_float(original[..., :3]).max(axis=2) * np.float32(255.0)  # 8-bit levels, any depth
+    peak = cv2.blur(np.ascontiguousarray(peak, np.float32), (3, 3))
+    t = np.clip((COLOURED - peak) / (COLOURED - BLACK), 0.0, 1.0)
+    scale = (1.0 - (1.0 - float(keep)) * t * t * (3.0 - 2.0 * t))[..., None]
+    linear = srgb_to_linear(to_float(enhanced[..., :3]))
+    luminance = (linear @ LINEAR_LUMA)[..., None]
+    out = from_float(linear_to_srgb(luminance + (linear - luminance) * scale), enhanced.dtype)
+    if enhanced.shape[2] > 3:
+        out = np.concatenate([out, enhanced[..., 3:]], axis=2)
+    return out

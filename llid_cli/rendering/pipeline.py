@@ -33,6 +33,7 @@ from llid_cli.io.image import LUMA_WEIGHTS, from_float, to_float
 from llid_cli.io.write import resolved, same_file
 from llid_cli.models.controls import NAMES, REFUSAL, Controls
 from llid_cli.rendering.colour import (
+    apply_black_colour,
     apply_saturation,
     apply_white_balance,
     parse_white_balance,
@@ -85,9 +86,9 @@ def _classical(settings: ClaheSettings) -> PixelFn:
     return lambda pixels: enhance_clahe(pixels, settings)
 
 
-# The controls this layer renders after a model that cannot: an exposure shift and saturation,
-# in linear light.
-RENDERED_AFTER = frozenset({"exposure", "saturation"})
+# The controls this layer renders after a model that cannot: an exposure shift, saturation and
+# black colour, in linear light.
+RENDERED_AFTER = frozenset({"exposure", "saturation", "black_colour"})
 
 # One step of the rendering: (the photo's pixels, the rendering so far, this call's controls) -> the rendering.
 Step = Callable[[np.ndarray, np.ndarray, Controls], np.ndarray]
@@ -98,7 +99,8 @@ def build_enhancer(options: EnhanceOptions, workload_megapixels: float | None = 
     """(the photo's pixels (HxWx3, own dtype), EV) -> enhanced pixels, for the chosen model and
     pre-step; EV is the photo's shift of the automatic exposure (`options.controls.exposure`, plus the night
     look's where the pipeline applies it). The steps, in order: the model (after its pre-step),
-    the exposure shift where the model cannot render it, white balance, saturation, whites, strength."""
+    the exposure shift where the model cannot render it, white balance, saturation, black colour,
+    whites, strength."""
     from llid_cli.engine.runner import build_model_runner
 
     model = resolve_model_name(options)
@@ -143,6 +145,9 @@ def build_enhancer(options: EnhanceOptions, workload_megapixels: float | None = 
     def saturation_step(_: np.ndarray, out: np.ndarray, call: Controls) -> np.ndarray:
         return apply_saturation(out, float(call.value("saturation")))
 
+    def black_colour_step(pixels: np.ndarray, out: np.ndarray, call: Controls) -> np.ndarray:
+        return apply_black_colour(pixels, out, float(call.value("black_colour")))
+
     def whites_step(pixels: np.ndarray, out: np.ndarray, _: Controls) -> np.ndarray:
         # Whites stay white, unless the user asked for a darker photo.
         return keep_whites(pixels, out, min(options.controls.exposure, 0.0))
@@ -156,6 +161,7 @@ def build_enhancer(options: EnhanceOptions, workload_megapixels: float | None = 
     if options.white_balance != "model":
         steps.append(white_balance_step)
     steps.append(saturation_step)  # 1 (as rendered) costs nothing
+    steps.append(black_colour_step)  # the same
     if model != "clahe":
         steps.append(whites_step)
     steps.append(strength_step)
