@@ -177,14 +177,20 @@ class TemporalDenoiser:
             self.average, self.count = frame, np.ones(frame.shape[:2] + (1,), np.float32)
             return _encoded(frame)
         noise = _noise(frame)
-        delta = np.subtract(frame, self.average)
+        # In place where an array is not needed again (fresh 1080p arrays cost a quarter of the
+        # filter's time); the same arithmetic, in the same order.
+        delta = np.subtract(frame, self.average, out=frame)
         # The signed difference averaged over 5x5 pixels and the three channels (summed here, so
         # the bound is three times as large): its noise is the frame's over sqrt(75), about a
         # ninth (a little more, for the average's own noise).
-        difference = np.abs(cv2.blur(delta[..., 0] + delta[..., 1] + delta[..., 2], (5, 5)))[..., None]
+        summed = np.add(delta[..., 0], delta[..., 1])
+        np.add(summed, delta[..., 2], out=summed)
+        difference = np.abs(cv2.blur(summed, (5, 5), dst=summed), out=summed)[..., None]
         still = difference < 3.0 * (self.GATE * noise / 7.5 + 1e-4)
-        self.count = np.where(still, np.minimum(self.count + 1.0, self.frames + 1.0), np.float32(1.0))
-        self.average += np.divide(delta, self.count, out=delta)
+        count = np.minimum(np.add(self.count, np.float32(1.0), out=self.count), np.float32(self.frames + 1.0),
+                           out=self.count)
+        count[~still] = np.float32(1.0)
+        self.average += np.divide(delta, count, out=delta)
         # 16-bit, not rounded back to the frame's 8 bits: in a dark frame (levels 2-10) that
         # would undo much of the average.
         return _encoded(self.average)
