@@ -2,11 +2,13 @@
 
     python examples/make_strip.py OUT.jpg --models resse,lynx PHOTO [PHOTO ...]
     python examples/make_strip.py OUT.jpg --night-look-rows PHOTO [PHOTO ...]
+    python examples/make_strip.py OUT.jpg --black-colour-rows PHOTO [PHOTO ...]
 
 Each photo is enhanced at full resolution (large ones are tiled by the engine) by each model, then
 the input (top row) and each model's output (one row per model, in order) are scaled to the same
 height and laid side by side. With --night-look-rows each model gives two rows: without the night
-look, then with it (as llid enhances by default).
+look, then with it (as llid enhances by default); with --black-colour-rows, as rendered, then
+with `--black-colour 0`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 
 from llid_cli.io import Image, WriteOptions, read_image, write_image
 from llid_cli.metrics import to_uint8
+from llid_cli.models.controls import Controls
 from llid_cli.rendering.pipeline import EnhanceOptions, Pipeline
 
 
@@ -29,11 +32,14 @@ def main() -> None:
     parser.add_argument("--weights", default=None, help="with one model: its weights file")
     parser.add_argument("--height", type=int, default=200)
     parser.add_argument("--night-look-rows", action="store_true", help="each model without, then with the night look")
+    parser.add_argument("--black-colour-rows", action="store_true", help="each model as rendered, then --black-colour 0")
     args = parser.parse_args()
     names = [n for n in args.models.split(",") if n] or [None]
     looks = ["off", "auto"] if args.night_look_rows else ["auto"]  # the night look of each row of a model
-    pipelines = [Pipeline(EnhanceOptions(model=name, weights=args.weights, night_look=night))
-                 for name in names for night in looks]
+    blacks = [None, 0.0] if args.black_colour_rows else [None]  # the black colour of each row of a model
+    pipelines = [Pipeline(EnhanceOptions(model=name, weights=args.weights, night_look=night,
+                                         controls=Controls(black_colour=black)))
+                 for name in names for night in looks for black in blacks]
     columns = []
     for path in args.photos:
         image = read_image(path)
