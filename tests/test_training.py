@@ -283,6 +283,31 @@ def test_synthetic_degradation_darkens_and_adds_noise():
     assert dark.mean() < 0.4 and dark.std() > 0.003
 
 
+def test_shadow_cast_with_a_floor_counts_only_pixels_that_hold_a_colour():
+    """With `floor: 3`, input pixels under 3 levels in any channel (black, (1, 1, 0): rounding,
+    not a hue) do not count: greying them costs nothing, while a tint painted on the dim pixels
+    that hold a colour still scores; without the floor the black pixels dominate."""
+    from llid_cli.rendering.tone import linear_to_srgb, srgb_to_linear
+    from llid_cli.training.losses import LOSSES
+
+    rng = np.random.default_rng(5)
+    low = np.zeros((32, 40, 3), np.float32)
+    low[:, :20] = np.float32([1, 1, 0]) / 255  # black, rounded to "yellow"
+    low[:, 20:] = (np.float32([6, 9, 14]) + rng.integers(0, 3, (32, 20, 3))) / 255  # a dim blue wall
+    linear = srgb_to_linear(low) * 8.0
+    grey_black = linear.copy()
+    grey_black[:, :20] = 0.01  # black brightened to grey
+    tinted_wall = grey_black.copy()
+    tinted_wall[:, 20:] *= np.float32([1.3, 1.0, 0.7])  # the wall turned olive
+    as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(linear_to_srgb(np.clip(a, 0, 1)).transpose(2, 0, 1)))[None]
+    measurable = LOSSES["shadow_cast"](floor=3)
+    everything = LOSSES["shadow_cast"]()
+    given = torch.from_numpy(np.ascontiguousarray(low.transpose(2, 0, 1)))[None]
+    assert float(measurable(as_tensor(grey_black), None, given)) < 0.5
+    assert float(measurable(as_tensor(tinted_wall), None, given)) > 5
+    assert float(everything(as_tensor(grey_black), None, given)) > 20  # the black's "yellow" lost
+
+
 def test_chroma_blotches_sees_wide_colour_errors_not_grain():
     """`chroma_blotches`: a colour blotch 16 pixels wide scores several times what the same
     per-pixel amount of grain does (grain averages out under the Gaussian), a grey brightened

@@ -206,17 +206,30 @@ class ShadowCast(nn.Module):
 
     uses_input = True
 
-    def __init__(self, shares: tuple[float, ...] = (0.1, 0.25)):
+    def __init__(self, shares: tuple[float, ...] = (0.1, 0.25), floor: float = 0.0):
+        """`floor` (8-bit levels): only pixels whose every input channel reaches it count, the
+        ones that hold a colour (`benchmarks/shadow_colour.py`'s "measurable"); 0: every pixel."""
         super().__init__()
         self.shares = tuple(shares)
+        self.floor = float(floor) / 255.0
 
     def forward(self, pred, target, low):
         given = srgb_to_linear(low.float().clamp(0, 1)).flatten(2)  # B x 3 x N
         made = srgb_to_linear(pred.float().clamp(0, 1)).flatten(2)
         luminance = linear_luminance(given[..., None])[:, 0, :, 0]  # B x N
+        if self.floor > 0:  # the others sort last, above any share of the ones that count
+            holds = low.float().flatten(2).amin(dim=1) >= self.floor - 1e-6
+            luminance = torch.where(holds, luminance, luminance.new_tensor(2.0))
+            counted = holds.sum(dim=1, keepdim=True).clamp_min(1)
         total = pred.new_zeros(())
+        ordered = luminance.sort(dim=1).values if self.floor > 0 else None
         for share in self.shares:
-            darkest = (luminance <= torch.quantile(luminance, share, dim=1, keepdim=True)).float()[:, None]
+            if ordered is not None:
+                index = (share * counted.float()).long().clamp(0, luminance.shape[1] - 1)
+                bound = ordered.gather(1, index).clamp_max(1.5)
+                darkest = (luminance <= bound).float()[:, None]
+            else:
+                darkest = (luminance <= torch.quantile(luminance, share, dim=1, keepdim=True)).float()[:, None]
             count = darkest.sum(-1).clamp_min(1.0)
             before = _ab_at_mid_lightness((given * darkest).sum(-1) / count)
             after = _ab_at_mid_lightness((made * darkest).sum(-1) / count)
