@@ -142,13 +142,23 @@ def apply_white_balance(original: np.ndarray, enhanced: np.ndarray, mode: str) -
     return from_float(linear_to_srgb(linear), enhanced.dtype)
 
 
+def _luminance_and_chroma(enhanced: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's linear luminance (HxWx1) and its colour's distance from it (HxWx3)."""
+    linear = srgb_to_linear(to_float(enhanced))
+    luminance = (linear @ LINEAR_LUMA)[..., None]
+    return luminance, linear - luminance
+
+
+def _scaled(luminance: np.ndarray, chroma: np.ndarray, factor, dtype: np.dtype) -> np.ndarray:
+    """Pixels of `dtype` whose colour is `factor` (one, or one per pixel) times `chroma` from `luminance`."""
+    return from_float(linear_to_srgb(luminance + chroma * factor), dtype)
+
+
 def apply_saturation(enhanced: np.ndarray, factor: float) -> np.ndarray:
     """Every pixel's distance from its luminance times `factor`, in linear light, within [0, 1]."""
     if factor == 1.0:
         return enhanced
-    linear = srgb_to_linear(to_float(enhanced))
-    luminance = (linear @ LINEAR_LUMA)[..., None]
-    chroma = linear - luminance
+    luminance, chroma = _luminance_and_chroma(enhanced)
     if factor > 1.0:
         # As far as the gamut allows: a pixel whose scaled colour would leave [0, 1] is scaled less.
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -157,7 +167,7 @@ def apply_saturation(enhanced: np.ndarray, factor: float) -> np.ndarray:
         factor_here = np.minimum(float(factor), np.maximum(np.minimum(room_up, room_down), 1.0))
     else:
         factor_here = float(factor)
-    return from_float(linear_to_srgb(luminance + chroma * factor_here), enhanced.dtype)
+    return _scaled(luminance, chroma, factor_here, enhanced.dtype)
 
 
 def apply_black_colour(original: np.ndarray, enhanced: np.ndarray, keep: float) -> np.ndarray:
@@ -166,13 +176,8 @@ def apply_black_colour(original: np.ndarray, enhanced: np.ndarray, keep: float) 
         return enhanced
     import cv2
 
-    peak = to_float(original[..., :3]).max(axis=2) * np.float32(255.0)  # 8-bit levels, any depth
+    peak = to_float(original).max(axis=2) * np.float32(255.0)  # 8-bit levels, any depth
     peak = cv2.blur(np.ascontiguousarray(peak, np.float32), (3, 3))
     t = np.clip((COLOURED - peak) / (COLOURED - BLACK), 0.0, 1.0)
     scale = (1.0 - (1.0 - float(keep)) * t * t * (3.0 - 2.0 * t))[..., None]
-    linear = srgb_to_linear(to_float(enhanced[..., :3]))
-    luminance = (linear @ LINEAR_LUMA)[..., None]
-    out = from_float(linear_to_srgb(luminance + (linear - luminance) * scale), enhanced.dtype)
-    if enhanced.shape[2] > 3:
-        out = np.concatenate([out, enhanced[..., 3:]], axis=2)
-    return out
+    return _scaled(*_luminance_and_chroma(enhanced), scale, enhanced.dtype)

@@ -80,7 +80,7 @@ class DataConfig:
 
 @dataclass
 class LossConfig:
-    type: Text = "l1"  # l1 | charbonnier | mse | ssim | adversarial | perceptual | exposure | shadow_cast
+    type: Text = "l1"  # l1 | charbonnier | mse | ssim | adversarial | perceptual | exposure | shadow_cast | chroma_blotches
     weight: Number = 1.0
     args: dict[str, Any] = field(default_factory=dict)
 
