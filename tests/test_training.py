@@ -226,6 +226,32 @@ def test_perceptual_loss_without_local_backbone_says_how(monkeypatch):
         CompositeLoss([LossConfig("perceptual")])
 
 
+@pytest.mark.parametrize("terms, message", [
+    ([LossConfig("shadow_cast", args={"floor": "x"})], "bad arguments for loss 'shadow_cast': could not convert"),
+    ([LossConfig("chroma_blotches", args={"sigma": "wide"})], "bad arguments for loss 'chroma_blotches'"),
+    ([LossConfig("chroma_blotches", args={"floor": 3})], "unexpected keyword argument 'floor'"),
+])
+def test_bad_loss_arguments_are_config_errors(terms, message):
+    from llid_cli.training.losses import CompositeLoss
+
+    with pytest.raises(ConfigError, match=message):
+        CompositeLoss(terms)
+
+
+@pytest.mark.parametrize("degradation, message", [
+    ({"chroma_noise": [0.5]}, r"chroma_noise needs two values \[low, high\], got \(0\.5,\)"),
+    ({"exposure": [0.1, 0.2, 0.3]}, "exposure needs two values"),
+    ({"row_noise": 0.001}, "row_noise needs two values"),
+    ({"chroma_noise_scale": [0.5, 2]}, "chroma_noise_scale must satisfy 1 <= low <= high"),
+])
+def test_bad_degradation_ranges_are_config_errors(tmp_path, tiny_datasets, degradation, message):
+    """A synthetic source's ranges are (low, high): one number, or three, is refused by name."""
+    config = shrink(load_config(CONFIGS[0]), tiny_datasets)
+    config.data.train = [SourceConfig("synthetic", str(tiny_datasets["clean"]), degradation=degradation)]
+    with pytest.raises(ConfigError, match=message):
+        Trainer(config, tmp_path / "run", device="cpu").fit()
+
+
 def test_losses_are_zero_for_identical_images_and_positive_otherwise():
     from llid_cli.training.losses import LOSSES
 

@@ -283,7 +283,7 @@ class CompositeLoss(nn.Module):
         for term in terms:
             try:
                 modules.append(LOSSES[term.type](**term.args))
-            except TypeError as exc:
+            except (TypeError, ValueError) as exc:  # an unknown argument, or one that is not a number
                 raise ConfigError(f"bad arguments for loss '{term.type}': {exc}") from exc
         self.terms = nn.ModuleList(modules)
 

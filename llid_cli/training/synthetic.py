@@ -9,7 +9,7 @@ setting so that training configs can describe their degradation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -34,6 +34,10 @@ class LowLightSettings:
     row_noise: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
+        for item in fields(self):  # every range is (low, high): a config may give one number or three
+            value = getattr(self, item.name)
+            if isinstance(item.default, tuple) and not (isinstance(value, tuple) and len(value) == 2):
+                raise ValueError(f"{item.name} needs two values [low, high], got {value!r}")
         if not 0 < self.exposure[0] <= self.exposure[1] <= 8:
             raise ValueError("exposure must satisfy 0 < low <= high <= 8")
         if not 0 < self.photons_at_white[0] <= self.photons_at_white[1]:
